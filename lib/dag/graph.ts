@@ -1,0 +1,183 @@
+// Graph algorithms over node names. Plain functions on adjacency maps, shared by the validator and
+// the planner.
+
+export type Adjacency = ReadonlyMap<string, readonly string[]>;
+
+export function reverseAdjacency(nodes: Iterable<string>, successors: Adjacency): Map<string, string[]> {
+  const predecessors = new Map<string, string[]>();
+  for (const node of nodes) predecessors.set(node, []);
+  for (const [from, targets] of successors) {
+    for (const to of targets) predecessors.get(to)?.push(from);
+  }
+  return predecessors;
+}
+
+export function reachableFrom(roots: Iterable<string>, successors: Adjacency): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (seen.has(node)) continue;
+    seen.add(node);
+    for (const next of successors.get(node) ?? []) if (!seen.has(next)) stack.push(next);
+  }
+  return seen;
+}
+
+/**
+ * Strongly connected components that form cycles (size > 1, or a node with an edge to itself), each
+ * as its nodes in the order a walk along the cycle meets them. Tarjan's algorithm, iterative so deep
+ * graphs cannot overflow the stack.
+ */
+export function findCycles(nodes: readonly string[], successors: Adjacency): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  let counter = 0;
+
+  for (const root of nodes) {
+    if (index.has(root)) continue;
+    const work: { node: string; next: number }[] = [{ node: root, next: 0 }];
+    index.set(root, counter);
+    low.set(root, counter++);
+    stack.push(root);
+    onStack.add(root);
+    while (work.length > 0) {
+      const frame = work[work.length - 1]!;
+      const targets = successors.get(frame.node) ?? [];
+      if (frame.next < targets.length) {
+        const target = targets[frame.next++]!;
+        if (!index.has(target)) {
+          index.set(target, counter);
+          low.set(target, counter++);
+          stack.push(target);
+          onStack.add(target);
+          work.push({ node: target, next: 0 });
+        } else if (onStack.has(target)) {
+          low.set(frame.node, Math.min(low.get(frame.node)!, index.get(target)!));
+        }
+        continue;
+      }
+      work.pop();
+      const parent = work[work.length - 1];
+      if (parent) low.set(parent.node, Math.min(low.get(parent.node)!, low.get(frame.node)!));
+      if (low.get(frame.node) === index.get(frame.node)) {
+        const component: string[] = [];
+        let member: string;
+        do {
+          member = stack.pop()!;
+          onStack.delete(member);
+          component.push(member);
+        } while (member !== frame.node);
+        const selfLoop = (successors.get(frame.node) ?? []).includes(frame.node);
+        if (component.length > 1 || selfLoop) cycles.push(orderAlongCycle(component, successors));
+      }
+    }
+  }
+  return cycles;
+}
+
+function orderAlongCycle(component: string[], successors: Adjacency): string[] {
+  const members = new Set(component);
+  const first = [...component].sort()[0]!;
+  const ordered = [first];
+  const visited = new Set([first]);
+  let current = first;
+  for (;;) {
+    const next = (successors.get(current) ?? []).find((n) => members.has(n) && !visited.has(n));
+    if (next === undefined) break;
+    ordered.push(next);
+    visited.add(next);
+    current = next;
+  }
+  return ordered;
+}
+
+/** Kahn's algorithm; ties broken by the given node order, so the result is deterministic. */
+export function topologicalOrder(nodes: readonly string[], successors: Adjacency): string[] {
+  const indegree = new Map<string, number>(nodes.map((n) => [n, 0]));
+  for (const node of nodes) {
+    for (const next of successors.get(node) ?? []) {
+      if (indegree.has(next)) indegree.set(next, indegree.get(next)! + 1);
+    }
+  }
+  const ready = nodes.filter((n) => indegree.get(n) === 0);
+  const order: string[] = [];
+  for (let i = 0; i < ready.length; i++) {
+    const node = ready[i]!;
+    order.push(node);
+    for (const next of successors.get(node) ?? []) {
+      if (!indegree.has(next)) continue;
+      const remaining = indegree.get(next)! - 1;
+      indegree.set(next, remaining);
+      if (remaining === 0) ready.push(next);
+    }
+  }
+  return order;
+}
+
+/**
+ * Immediate dominators of an acyclic graph (Cooper, Harvey and Kennedy's intersection over a
+ * topological order): the idom of the entry is itself; nodes not reachable from it are absent.
+ */
+export function immediateDominators(
+  order: readonly string[],
+  predecessors: Adjacency,
+  entry: string,
+): Map<string, string> {
+  const position = new Map(order.map((n, i) => [n, i]));
+  const idom = new Map<string, string>([[entry, entry]]);
+  for (const node of order) {
+    if (node === entry) continue;
+    let current: string | undefined;
+    for (const pred of predecessors.get(node) ?? []) {
+      if (!idom.has(pred)) continue;
+      current = current === undefined ? pred : intersect(current, pred, idom, position);
+    }
+    if (current !== undefined) idom.set(node, current);
+  }
+  return idom;
+}
+
+function intersect(a: string, b: string, idom: Map<string, string>, position: Map<string, number>): string {
+  let x = a;
+  let y = b;
+  while (x !== y) {
+    while (position.get(x)! > position.get(y)!) x = idom.get(x)!;
+    while (position.get(y)! > position.get(x)!) y = idom.get(y)!;
+  }
+  return x;
+}
+
+/** Whether `dominator` is on every path from the entry to `node` (a node dominates itself). */
+export function dominates(dominator: string, node: string, idom: ReadonlyMap<string, string>): boolean {
+  let current: string | undefined = node;
+  while (current !== undefined) {
+    if (current === dominator) return true;
+    const parent = idom.get(current);
+    if (parent === current) return false;
+    current = parent;
+  }
+  return false;
+}
+
+export const VIRTUAL_EXIT = '\u0000exit';
+
+/**
+ * Immediate post-dominators of an acyclic graph, with every sink joined to a virtual exit
+ * (`VIRTUAL_EXIT`): a node whose paths meet again only at the end of the task has the virtual exit.
+ */
+export function immediatePostDominators(
+  order: readonly string[],
+  successors: Adjacency,
+): Map<string, string> {
+  const reversedOrder = [VIRTUAL_EXIT, ...[...order].reverse()];
+  const reversedPreds = new Map<string, string[]>();
+  for (const node of order) {
+    const targets = successors.get(node) ?? [];
+    reversedPreds.set(node, targets.length === 0 ? [VIRTUAL_EXIT] : [...targets]);
+  }
+  return immediateDominators(reversedOrder, reversedPreds, VIRTUAL_EXIT);
+}
