@@ -24,6 +24,23 @@ export function reachableFrom(roots: Iterable<string>, successors: Adjacency): S
   return seen;
 }
 
+/** Nodes reachable from `roots` through nodes that `keep` accepts (a rejected node is not entered). */
+export function reachableWithin(
+  roots: readonly string[],
+  succ: ReadonlyMap<string, readonly string[]>,
+  keep: (n: string) => boolean,
+): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (!keep(node) || seen.has(node)) continue;
+    seen.add(node);
+    stack.push(...(succ.get(node) ?? []));
+  }
+  return seen;
+}
+
 /**
  * Strongly connected components that form cycles (size > 1, or a node with an edge to itself), each
  * as its nodes in the order a walk along the cycle meets them. Tarjan's algorithm, iterative so deep

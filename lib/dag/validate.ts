@@ -1,11 +1,12 @@
 import type { z } from 'zod';
+import { parseCondition } from './condition.js';
 import type { ConditionExpr, ConditionPath } from './condition-ast.js';
-import { parseCondition } from './condition-stub.js';
 import { type Diagnostic, DiagnosticCode, type Severity } from './diagnostics.js';
 import {
   findCycles,
   immediatePostDominators,
   reachableFrom,
+  reachableWithin,
   reverseAdjacency,
   topologicalOrder,
   VIRTUAL_EXIT,
@@ -847,22 +848,6 @@ type RunCondition = Map<string, ReadonlySet<number>>;
 /** The nodes between an exclusive node and the node where its branches meet again (the whole rest when they only meet at the end). */
 function exclusiveRegion(name: string, meet: string, succ: Map<string, string[]>): Set<string> {
   return reachableWithin(succ.get(name) ?? [], succ, (n) => n !== meet);
-}
-
-function reachableWithin(
-  roots: readonly string[],
-  succ: ReadonlyMap<string, readonly string[]>,
-  keep: (n: string) => boolean,
-): Set<string> {
-  const seen = new Set<string>();
-  const stack = [...roots];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    if (!keep(node) || seen.has(node)) continue;
-    seen.add(node);
-    stack.push(...(succ.get(node) ?? []));
-  }
-  return seen;
 }
 
 function recordBranchConditions(

@@ -1,0 +1,428 @@
+// Execution plan -> Amazon States Language (JSONPath mode). A projection: no side effects, and the
+// same plan always gives the same bytes.
+import type { PathSegment } from '../dag/parse.js';
+import { isReference, parseReference } from '../dag/reference.js';
+import {
+  type CallbackNode,
+  DEFAULT_ASYNC_TIMEOUT_SECONDS,
+  DEFAULT_SCRIPT_TIMEOUT_SECONDS,
+  DEFAULT_SYNC_TIMEOUT_SECONDS,
+  type ItemNode,
+  type OperatorNode,
+  type Retry,
+  type WorkflowNode,
+} from '../dag/schema.js';
+import type { ResourceBindings } from './bindings.js';
+import { conditionToChoiceRule } from './choice.js';
+import { formatReferencePath } from './jsonpath.js';
+import type { ExecutionPlan, PlanScope, PlanState, Transition } from './plan-types.js';
+
+export type AslState = Record<string, unknown>;
+export interface AslDefinition {
+  Comment?: string;
+  StartAt: string;
+  States: Record<string, AslState>;
+  TimeoutSeconds?: number;
+  [key: string]: unknown;
+}
+
+/** Thrown for a template ASL cannot express; carries the node and field for a diagnostic. */
+export class TemplateNotExpressibleError extends Error {
+  override name = 'TemplateNotExpressibleError';
+  constructor(
+    readonly node: string,
+    readonly at: readonly PathSegment[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Seconds a script Task waits beyond the script's own limit, for the function's start-up. */
+const SCRIPT_TASK_MARGIN_SECONDS = 30;
+
+export function emitAsl(plan: ExecutionPlan, bindings: ResourceBindings): AslDefinition {
+  const emitter = new Emitter(plan, bindings);
+  const workflow = plan.dag.workflow;
+  const scope = emitter.scope(plan.root);
+  return {
+    ...(workflow.description ? { Comment: workflow.description } : {}),
+    StartAt: scope.StartAt,
+    States: scope.States,
+    ...(workflow.timeout !== undefined ? { TimeoutSeconds: workflow.timeout } : {}),
+  };
+}
+
+class Emitter {
+  constructor(
+    private readonly plan: ExecutionPlan,
+    private readonly bindings: ResourceBindings,
+  ) {}
+
+  private node(name: string): WorkflowNode {
+    return this.plan.dag.nodes.get(name)!;
+  }
+
+  scope(scope: PlanScope): { StartAt: string; States: Record<string, AslState> } {
+    const states: Record<string, AslState> = {};
+    for (const state of scope.states.values()) states[state.name] = this.state(state);
+    return { StartAt: scope.startAt, States: states };
+  }
+
+  private state(state: PlanState): AslState {
+    switch (state.kind) {
+      case 'pass':
+        return { Type: 'Pass', ...transition(state.transition) };
+      case 'end':
+        return this.end(state.node);
+      case 'choice':
+        return {
+          Type: 'Choice',
+          Choices: state.routes.map((route) => ({
+            ...conditionToChoiceRule(route.condition),
+            Next: route.next,
+          })),
+          Default: state.default,
+        };
+      case 'error':
+        return {
+          Type: 'Pass',
+          Parameters: {
+            'error.$': `${errorsPath(state.node)}.Error`,
+            'cause.$': `${errorsPath(state.node)}.Cause`,
+          },
+          ResultPath: errorsPath(state.node),
+          ...transition(state.transition),
+        };
+      case 'task': {
+        const name = state.nodes[0]!;
+        const task = this.task(name, this.node(name) as OperatorNode | CallbackNode, undefined);
+        return { ...task, ...catcher(state.catch), ...transition(state.transition) };
+      }
+      case 'map':
+        return {
+          ...this.map(state.node, state.itemState, state.mode),
+          ...catcher(state.catch),
+          ...transition(state.transition),
+        };
+      case 'tolerance': {
+        const node = this.node(state.node);
+        const percentage = node.type === 'parallel' ? (node.toleratedFailurePercentage ?? 0) : 0;
+        const caught = (state as { catch?: { node: string; next: string } }).catch;
+        return {
+          Type: 'Task',
+          Resource: this.bindings.toleranceFunctionArn,
+          Parameters: {
+            'task.$': '$.task',
+            node: state.node,
+            toleratedFailurePercentage: percentage,
+            'items.$': nodesPath(state.node),
+          },
+          ResultPath: nodesPath(state.node),
+          TimeoutSeconds: 60,
+          ...catcher(caught),
+          ...transition(state.transition),
+        };
+      }
+      case 'parallel':
+        return {
+          Type: 'Parallel',
+          Branches: state.branches.map((branch) => this.scope(branch)),
+          // Each branch returns the whole context with its own nodes added; merge them back into one.
+          ResultSelector: {
+            'task.$': '$[0].task',
+            'input.$': '$[0].input',
+            'params.$': '$[0].params',
+            'nodes.$': mergeAll('nodes', state.branches.length),
+            'errors.$': mergeAll('errors', state.branches.length),
+          },
+          ...transition(state.transition),
+        };
+    }
+  }
+
+  private end(name: string): AslState {
+    const node = this.node(name);
+    if (node.type !== 'end') throw new Error(`internal: ${name} is not an end node`);
+    if (node.status === 'failed') {
+      return {
+        Type: 'Fail',
+        Error: node.error ?? 'Failed',
+        Cause: node.cause ?? `The task ended at '${name}'.`,
+      };
+    }
+    if (node.output === undefined) return { Type: 'Succeed', OutputPath: '$.nodes' };
+    if (isReference(node.output)) return { Type: 'Succeed', OutputPath: referencePath(node.output) };
+    // Wrapped so any template shape (object, array, scalar) becomes the output through one path.
+    return {
+      Type: 'Pass',
+      Parameters: templateParameters(name, [], { output: node.output }),
+      OutputPath: '$.output',
+      End: true,
+    };
+  }
+
+  /** The Task for an operator or callback node (`item` is set inside a parallel node's Map). */
+  private task(
+    name: string,
+    node: OperatorNode | CallbackNode | ItemNode,
+    item: { readonly parallel: string } | undefined,
+  ): AslState {
+    const segment = item ? { segment: { 'order.$': '$.order' } } : {};
+    const base = { 'task.$': '$.task', node: item?.parallel ?? name, ...segment };
+    const at: PathSegment[] = item ? ['node', 'input'] : ['input'];
+    const owner = item?.parallel ?? name;
+    switch (node.type) {
+      case 'sync':
+        return {
+          Type: 'Task',
+          Resource: this.bindings.operatorFunctionArn(node.operator),
+          Parameters: {
+            ...base,
+            'retryCount.$': '$$.State.RetryCount',
+            ...this.inputParameters(owner, at, node.input, item),
+          },
+          ...(item ? {} : { ResultPath: nodesPath(name) }),
+          TimeoutSeconds:
+            node.timeout ?? this.plan.dag.workflow.defaults?.timeout ?? DEFAULT_SYNC_TIMEOUT_SECONDS,
+          ...this.retry(node.retry),
+        };
+      case 'async': {
+        const timeout =
+          node.timeout ?? this.plan.dag.workflow.defaults?.timeout ?? DEFAULT_ASYNC_TIMEOUT_SECONDS;
+        return {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+          Parameters: {
+            FunctionName: this.bindings.dispatchFunctionArn,
+            Payload: {
+              'taskToken.$': '$$.Task.Token',
+              'retryCount.$': '$$.State.RetryCount',
+              ...base,
+              via: node.via ?? 'lambda',
+              ...(node.via === 'queue' ? { queue: node.queue ?? 'work' } : {}),
+              ...(node.operator !== undefined ? { operator: node.operator } : {}),
+              timeoutSeconds: timeout,
+              ...(node.heartbeat !== undefined ? { heartbeatSeconds: node.heartbeat } : {}),
+              ...this.inputParameters(owner, at, node.input, item),
+            },
+          },
+          ...(item ? {} : { ResultPath: nodesPath(name) }),
+          TimeoutSeconds: timeout,
+          ...(node.heartbeat !== undefined ? { HeartbeatSeconds: node.heartbeat } : {}),
+          ...this.retry(node.retry),
+        };
+      }
+      case 'script': {
+        const seconds = node.timeout ?? DEFAULT_SCRIPT_TIMEOUT_SECONDS;
+        return {
+          Type: 'Task',
+          Resource: this.bindings.scriptFunctionArn,
+          Parameters: {
+            ...base,
+            language: node.language,
+            source: node.source,
+            timeoutMs: Math.round(seconds * 1000),
+            'context.$': '$',
+          },
+          ...(item ? {} : { ResultPath: nodesPath(name) }),
+          TimeoutSeconds: Math.ceil(seconds) + SCRIPT_TASK_MARGIN_SECONDS,
+        };
+      }
+      case 'callback':
+        return this.callback(name, node);
+    }
+  }
+
+  private callback(name: string, node: CallbackNode): AslState {
+    const payload = node.payload ?? { task: '$.task', nodes: '$.nodes' };
+    const body = (key: string) => templateParameters(name, ['payload'], { [key]: payload });
+    const target = node.target;
+    const common = { ResultPath: null, TimeoutSeconds: 60 };
+    switch (target.kind) {
+      case 'eventbridge':
+        return {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::events:putEvents',
+          Parameters: {
+            Entries: [
+              {
+                EventBusName: this.bindings.eventBusName,
+                Source: target.source ?? 'dag.engine',
+                DetailType: target.detailType,
+                ...body('Detail'),
+              },
+            ],
+          },
+          ...common,
+        };
+      case 'sqs':
+        return {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::sqs:sendMessage',
+          Parameters: { QueueUrl: this.bindings.queueUrl(target.queue), ...body('MessageBody') },
+          ...common,
+        };
+      case 'http':
+        return {
+          Type: 'Task',
+          Resource: this.bindings.notifierFunctionArn,
+          Parameters: {
+            'task.$': '$.task',
+            node: name,
+            url: target.url,
+            method: target.method ?? 'POST',
+            ...body('body'),
+          },
+          ...common,
+        };
+    }
+  }
+
+  private map(name: string, itemState: string, mode: 'inline' | 'distributed'): AslState {
+    const node = this.node(name);
+    if (node.type !== 'parallel') throw new Error(`internal: ${name} is not a parallel node`);
+    const tolerant = (node.toleratedFailurePercentage ?? 0) > 0;
+    const failedState = `${name}_failed`;
+    const inner: AslState = {
+      ...this.task(name, node.node, { parallel: name }),
+      ...(tolerant ? { Catch: [{ ErrorEquals: ['States.ALL'], Next: failedState }] } : {}),
+      End: true,
+    };
+    const states: Record<string, AslState> = { [itemState]: inner };
+    if (tolerant) {
+      // A failed item's output is a marker the tolerance check counts and then replaces with null.
+      states[failedState] = {
+        Type: 'Pass',
+        Parameters: { dagFailed: true, 'error.$': '$.Error', 'cause.$': '$.Cause' },
+        End: true,
+      };
+    }
+    return {
+      Type: 'Map',
+      ItemsPath: referencePath(node.items),
+      ItemSelector: {
+        'item.$': '$$.Map.Item.Value',
+        'order.$': '$$.Map.Item.Index',
+        'task.$': '$.task',
+        'input.$': '$.input',
+        'params.$': '$.params',
+        'nodes.$': '$.nodes',
+        'errors.$': '$.errors',
+      },
+      ItemProcessor: {
+        ProcessorConfig:
+          mode === 'distributed' ? { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } : { Mode: 'INLINE' },
+        StartAt: itemState,
+        States: states,
+      },
+      ...(node.maxConcurrency !== undefined ? { MaxConcurrency: node.maxConcurrency } : {}),
+      ResultPath: nodesPath(name),
+    };
+  }
+
+  /** `input` of an operator: its template, or `{ input, nodes }` (and `item`, `order` in a Map). */
+  private inputParameters(
+    owner: string,
+    at: PathSegment[],
+    template: unknown,
+    item: { readonly parallel: string } | undefined,
+  ): Record<string, unknown> {
+    if (template !== undefined) return templateParameters(owner, at, { input: template });
+    const fallback: Record<string, string> = { input: '$.input', nodes: '$.nodes' };
+    if (item) Object.assign(fallback, { item: '$.item', order: '$.order' });
+    return templateParameters(owner, at, { input: fallback });
+  }
+
+  private retry(retry: Retry | undefined): Record<string, unknown> {
+    const policy = retry ?? this.plan.dag.workflow.defaults?.retry;
+    if (!policy || policy.maxAttempts <= 1) return {};
+    return {
+      Retry: [
+        {
+          ErrorEquals: ['States.ALL'],
+          MaxAttempts: policy.maxAttempts - 1,
+          IntervalSeconds: policy.interval ?? 1,
+          BackoffRate: policy.backoffRate ?? 2,
+          ...(policy.maxDelay !== undefined ? { MaxDelaySeconds: policy.maxDelay } : {}),
+          JitterStrategy: 'FULL',
+        },
+      ],
+    };
+  }
+}
+
+function transition(t: Transition): Record<string, unknown> {
+  return 'next' in t ? { Next: t.next } : { End: true };
+}
+
+function catcher(
+  caught: { readonly node: string; readonly next: string } | undefined,
+): Record<string, unknown> {
+  if (!caught) return {};
+  return { Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: errorsPath(caught.node), Next: caught.next }] };
+}
+
+function nodesPath(node: string): string {
+  return formatReferencePath(['nodes', node]);
+}
+
+function errorsPath(node: string): string {
+  return formatReferencePath(['errors', node]);
+}
+
+function mergeAll(field: string, count: number): string {
+  let merged = `$[0].${field}`;
+  for (let i = 1; i < count; i++) merged = `States.JsonMerge(${merged}, $[${i}].${field}, false)`;
+  return merged;
+}
+
+/** A validated reference (`$`, `$.a.b[0]`) in the JSONPath form both engines read. */
+export function referencePath(text: string): string {
+  const parsed = parseReference(text);
+  if (!parsed.ok) throw new Error(`internal: unvalidated reference ${text}`);
+  return parsed.segments.length === 0 ? '$' : formatReferencePath(parsed.segments);
+}
+
+/**
+ * A template object as ASL Parameters: reference strings become `key.$` paths, arrays holding
+ * references become `States.Array(...)`, everything else is literal.
+ */
+export function templateParameters(
+  node: string,
+  at: readonly PathSegment[],
+  template: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(template)) {
+    const here = [...at, key];
+    if (isReference(value)) out[`${key}.$`] = referencePath(value);
+    else if (Array.isArray(value) && containsReference(value))
+      out[`${key}.$`] = arrayIntrinsic(node, here, value);
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value))
+      out[key] = templateParameters(node, here, value as Record<string, unknown>);
+    else out[key] = value;
+  }
+  return out;
+}
+
+function containsReference(value: unknown): boolean {
+  if (isReference(value)) return true;
+  if (Array.isArray(value)) return value.some(containsReference);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(containsReference);
+  return false;
+}
+
+function arrayIntrinsic(node: string, at: readonly PathSegment[], items: unknown[]): string {
+  const args = items.map((item, i) => {
+    if (isReference(item)) return referencePath(item);
+    if (typeof item === 'string') return `'${item.replace(/[\\'{}]/g, (c) => `\\${c}`)}'`;
+    if (typeof item === 'number' || typeof item === 'boolean' || item === null) return JSON.stringify(item);
+    throw new TemplateNotExpressibleError(
+      node,
+      [...at, i],
+      `an array holding references may contain only references, strings, numbers, booleans and null (ASL's States.Array); move the object at index ${i} out of the array or into its own field`,
+    );
+  });
+  return `States.Array(${args.join(', ')})`;
+}

@@ -1,0 +1,165 @@
+// Optimisation passes over the execution plan. Each is a named pure step (plan in, plan out, with
+// a report of what it changed) so `dag plan --explain` can show them. Order matters where noted.
+import type { ConditionExpr } from '../dag/condition-ast.js';
+import { foldParams } from './choice.js';
+import type { ExecutionPlan, PassReport, PlanScope, PlanState, Transition } from './plan-types.js';
+
+export interface PlanPass {
+  readonly name: string;
+  readonly description: string;
+  run(plan: ExecutionPlan): readonly string[];
+}
+
+/** Visits every scope: the root and each Parallel branch, depth first. */
+export function forEachScope(scope: PlanScope, visit: (scope: PlanScope) => void): void {
+  visit(scope);
+  for (const state of scope.states.values()) {
+    if (state.kind === 'parallel') for (const branch of state.branches) forEachScope(branch, visit);
+  }
+}
+
+export function allStates(plan: ExecutionPlan): PlanState[] {
+  const states: PlanState[] = [];
+  forEachScope(plan.root, (scope) => states.push(...scope.states.values()));
+  return states;
+}
+
+function targetsOf(state: PlanState): string[] {
+  const targets: string[] = [];
+  if (state.kind === 'choice') targets.push(...state.routes.map((r) => r.next), state.default);
+  else if ('next' in state.transition) targets.push(state.transition.next);
+  if (
+    (state.kind === 'task' || state.kind === 'map' || state.kind === 'tolerance') &&
+    'catch' in state &&
+    state.catch
+  ) {
+    targets.push((state.catch as { next: string }).next);
+  }
+  return targets;
+}
+
+function retarget(scope: PlanScope, from: string, to: Transition): void {
+  for (const state of scope.states.values()) {
+    if (state.kind === 'choice') {
+      const name = 'next' in to ? to.next : undefined;
+      if (name === undefined) continue;
+      state.routes = state.routes.map((r) => (r.next === from ? { ...r, next: name } : r));
+      if (state.default === from) state.default = name;
+      continue;
+    }
+    if ('next' in state.transition && state.transition.next === from) state.transition = to;
+  }
+  if (scope.startAt === from && 'next' in to) scope.startAt = to.next;
+}
+
+/** Removes states no path from the scope's start reaches; returns the business nodes removed. */
+function dropUnreachableStates(scope: PlanScope): string[] {
+  const seen = new Set<string>();
+  const stack = [scope.startAt];
+  while (stack.length > 0) {
+    const name = stack.pop()!;
+    if (seen.has(name) || !scope.states.has(name)) continue;
+    seen.add(name);
+    stack.push(...targetsOf(scope.states.get(name)!));
+  }
+  const removed: string[] = [];
+  for (const [name, state] of scope.states) {
+    if (seen.has(name)) continue;
+    scope.states.delete(name);
+    removed.push(...businessNodesOf(state));
+  }
+  return removed;
+}
+
+export function businessNodesOf(state: PlanState): string[] {
+  switch (state.kind) {
+    case 'task':
+      return [...state.nodes];
+    case 'parallel':
+      return state.branches.flatMap((b) => [...b.states.values()].flatMap(businessNodesOf));
+    case 'error':
+    case 'tolerance':
+      return [];
+    default:
+      return 'node' in state && state.node !== undefined ? [state.node] : [];
+  }
+}
+
+/** Prunes nodes that start cannot reach: the planner never placed them; this reports them. */
+export const pruneUnreachable: PlanPass = {
+  name: 'prune-unreachable',
+  description: 'drop nodes that cannot be reached from start',
+  run: (plan) => plan.dag.unreachable.map((n) => `pruned unreachable node '${n}'`),
+};
+
+/** Folds `params.*` into router conditions and removes the branches they rule out. */
+export const pruneDecidedRouters: PlanPass = {
+  name: 'prune-decided-routers',
+  description:
+    'fold params into router conditions; drop routes that cannot be taken and routers with one way left',
+  run(plan) {
+    const changes: string[] = [];
+    forEachScope(plan.root, (scope) => {
+      for (const state of [...scope.states.values()]) {
+        if (state.kind !== 'choice') continue;
+        const routes: { condition: ConditionExpr; next: string }[] = [];
+        let fallback = state.default;
+        for (const route of state.routes) {
+          const condition = foldParams(route.condition, plan.params);
+          if (condition.kind === 'const' && !condition.value) continue;
+          if (condition.kind === 'const' && condition.value) {
+            fallback = route.next;
+            break;
+          }
+          routes.push({ condition, next: route.next });
+        }
+        const dropped = state.routes.length - routes.length;
+        state.routes = routes;
+        state.default = fallback;
+        if (routes.length === 0) {
+          scope.states.delete(state.name);
+          retarget(scope, state.name, { next: fallback });
+          plan.decidedRouters.set(state.node, fallback);
+          changes.push(
+            `router '${state.node}' always goes to '${fallback}' with these params: removed its Choice`,
+          );
+        } else if (dropped > 0) {
+          changes.push(`router '${state.node}': ${dropped} route(s) ruled out by params`);
+        }
+        const removed = dropUnreachableStates(scope);
+        if (removed.length > 0)
+          changes.push(`pruned nodes on branches not taken: ${removed.map((n) => `'${n}'`).join(', ')}`);
+      }
+    });
+    return changes;
+  },
+};
+
+/** The start node needs no state of its own: StartAt points at what follows it. */
+export const dropStartPlaceholder: PlanPass = {
+  name: 'drop-start',
+  description: 'the start node becomes StartAt instead of a Pass state',
+  run(plan) {
+    const start = plan.root.states.get(plan.dag.start);
+    if (!start || start.kind !== 'pass' || !('next' in start.transition)) return [];
+    plan.root.states.delete(start.name);
+    retarget(plan.root, start.name, start.transition);
+    return [`start '${start.name}' is StartAt '${plan.root.startAt}'`];
+  },
+};
+
+/** The passes in the order they run. Routers are decided before anything else looks at the graph. */
+export const OPTIMIZATION_PASSES: readonly PlanPass[] = [
+  pruneUnreachable,
+  pruneDecidedRouters,
+  dropStartPlaceholder,
+];
+
+export function runPasses(plan: ExecutionPlan, passes: readonly PlanPass[]): ExecutionPlan {
+  for (const pass of passes) {
+    const changes = pass.run(plan);
+    const report: PassReport = { pass: pass.name, changes };
+    plan.passes.push(report);
+  }
+  return plan;
+}

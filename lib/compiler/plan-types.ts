@@ -1,0 +1,111 @@
+// The execution plan: what Step Functions runs, kept apart from the business DAG (what the author
+// wrote and what tracking reports). Emission (emit.ts) is a projection of this.
+import type { ConditionExpr } from '../dag/condition-ast.js';
+import type { ValidatedDag } from '../dag/validate.js';
+
+export type Transition = { readonly next: string } | { readonly end: true };
+
+interface StateBase {
+  readonly name: string;
+  transition: Transition;
+}
+
+/** A Task running business nodes: one operator node, or a fused chain of sync nodes. */
+export interface TaskState extends StateBase {
+  readonly kind: 'task';
+  /** Business nodes in the order the Task runs them (one unless fused). */
+  nodes: string[];
+  /** `onError` of the (last) node: the state its failure goes to, via an error-shaping Pass. */
+  catch?: { readonly node: string; readonly next: string };
+}
+
+/** Reshapes a Catch's `{Error, Cause}` into the spec's `{error, cause}` at `$.errors.<node>`. */
+export interface ErrorState extends StateBase {
+  readonly kind: 'error';
+  readonly node: string;
+}
+
+export interface MapState extends StateBase {
+  readonly kind: 'map';
+  /** The parallel business node. */
+  readonly node: string;
+  /** The Task state inside the Map that runs one item. */
+  readonly itemState: string;
+  mode: 'inline' | 'distributed';
+  catch?: { readonly node: string; readonly next: string };
+  /** The Task state after the Map that enforces toleratedFailurePercentage, when it is above 0. */
+  readonly toleranceState?: string;
+}
+
+/** The engine function after a Map with tolerated failures: checks the share, nulls failed items. */
+export interface ToleranceState extends StateBase {
+  readonly kind: 'tolerance';
+  readonly node: string;
+}
+
+export interface ChoiceRoute {
+  readonly condition: ConditionExpr;
+  readonly next: string;
+}
+
+export interface ChoiceState {
+  readonly kind: 'choice';
+  readonly name: string;
+  readonly node: string;
+  routes: ChoiceRoute[];
+  default: string;
+}
+
+export interface ParallelState extends StateBase {
+  readonly kind: 'parallel';
+  branches: PlanScope[];
+}
+
+/** An end node: Succeed, Fail, or a Pass shaping the task output. */
+export interface EndState extends StateBase {
+  readonly kind: 'end';
+  readonly node: string;
+}
+
+/** A placeholder that does nothing: the start node, or the end of a Choice branch inside a Parallel branch. */
+export interface PassState extends StateBase {
+  readonly kind: 'pass';
+  readonly node?: string;
+}
+
+export type PlanState =
+  | TaskState
+  | ErrorState
+  | MapState
+  | ToleranceState
+  | ChoiceState
+  | ParallelState
+  | EndState
+  | PassState;
+
+export interface PlanScope {
+  startAt: string;
+  /** In emission order. */
+  readonly states: Map<string, PlanState>;
+}
+
+/** What one pass did, for `dag plan --explain`. */
+export interface PassReport {
+  readonly pass: string;
+  readonly changes: readonly string[];
+}
+
+export interface ExecutionPlan {
+  readonly dag: ValidatedDag;
+  /** Compile-time parameters: the workflow's defaults with `--param` values over them. */
+  readonly params: Readonly<Record<string, unknown>>;
+  root: PlanScope;
+  /** Routers whose branch `params` decided at compile time: router -> the node it goes to. */
+  readonly decidedRouters: Map<string, string>;
+  readonly passes: PassReport[];
+  readonly optimized: boolean;
+}
+
+export function transitionTarget(t: Transition): string | undefined {
+  return 'next' in t ? t.next : undefined;
+}
