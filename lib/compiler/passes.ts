@@ -141,7 +141,7 @@ export const dropStartPlaceholder: PlanPass = {
   description: 'the start node becomes StartAt instead of a Pass state',
   run(plan) {
     const start = plan.root.states.get(plan.dag.start);
-    if (!start || start.kind !== 'pass' || !('next' in start.transition)) return [];
+    if (start?.kind !== 'pass' || !('next' in start.transition)) return [];
     plan.root.states.delete(start.name);
     retarget(plan.root, start.name, start.transition);
     return [`start '${start.name}' is StartAt '${plan.root.startAt}'`];

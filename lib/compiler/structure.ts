@@ -160,8 +160,7 @@ function splitAtBottlenecks(
   const cut = new Set(bottlenecks);
   const parts: string[][] = [];
   let current: string[] = [];
-  const rank = new Map<string, number>();
-  bottlenecks.forEach((b, i) => rank.set(b, i));
+  const rank = new Map(bottlenecks.map((b, i) => [b, i]));
   // A non-bottleneck unit belongs after the last bottleneck that is its ancestor.
   const partOf = new Map<string, number>();
   for (const id of units) {
