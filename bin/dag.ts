@@ -1,11 +1,13 @@
 import { type CommandIo, processIo } from '../lib/cli/io.js';
 import { CliIoError, USAGE, UsageError } from '../lib/cli/usage.js';
+import { runRun } from '../lib/cli/run.js';
 import { runValidate } from '../lib/cli/validate.js';
 
 type Command = (args: string[], io: CommandIo) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   validate: runValidate,
+  run: runRun,
 };
 
 /** The `dag` CLI. Returns the exit code: 0 success, 1 invalid workflow or failed task, 2 usage or I/O. */

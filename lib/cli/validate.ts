@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from '../dag/diagnostics.js';
 import { validateWorkflowText } from '../dag/validate.js';
-import { findOperatorModule, readTextFile } from './files.js';
+import { findOperatorModule } from '../runtime/operators.js';
+import { readTextFile } from './files.js';
 import type { CommandIo } from './io.js';
 import { parseCommandLine, UsageError } from './usage.js';
 

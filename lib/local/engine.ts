@@ -1,0 +1,516 @@
+// The embedded engine: runs the compiled ASL with aws-local-stepfunctions, every Task state bound by
+// its name to the same runtime code the Lambdas run, tracking in dynalite. Async nodes park a minted
+// token on their event and resume only through the callback path.
+import './polyfill.js';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { AsyncNode, ItemNode, WorkflowNode } from '../dag/schema.js';
+import type { CompileResult } from '../compiler/compile.js';
+import type { AslDefinition } from '../compiler/emit.js';
+import type { ExecutionPlan } from '../compiler/plan-types.js';
+import { allStates } from '../compiler/passes.js';
+import { answerForStoreError, type Callback, type CallbackAnswer, callbackError, parseCallback } from '../runtime/callbacks.js';
+import { errorInfo, type LogLine, OperatorFailedError, OperatorRuntime, silentLog } from '../runtime/operator-runtime.js';
+import { OperatorCatalog } from '../runtime/operators.js';
+import { runScript } from '../runtime/script.js';
+import { createTrackingDocumentClient, DynamoTrackingStore } from '../tracking/dynamo-store.js';
+import { eventIdOf, newTaskId, parseWorkId, segmentIdOf } from '../tracking/ids.js';
+import type { TaskRecord, TraceRecord } from '../tracking/records.js';
+import type { TrackingStore } from '../tracking/store.js';
+import { LocalBus, LocalQueues, queueNameOfUrl } from './bus.js';
+import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
+
+export interface EngineOptions {
+  /** The operator catalog folder (default functions/operators). */
+  readonly operatorsDir?: string;
+  /** Keep tracking data on disk here; in memory when absent. */
+  readonly dataDir?: string;
+  /** Override retry waits (ms) so tests need not sleep through backoff. */
+  readonly retryDelayMs?: number;
+  /** How many `via: batch` (GPU) jobs run at once. */
+  readonly gpuSlots?: number;
+  readonly log?: LogLine;
+}
+
+export type ProgressEvent =
+  | { readonly type: 'node-started'; readonly taskId: string; readonly node: string; readonly nodeType: string }
+  | { readonly type: 'node-finished'; readonly taskId: string; readonly node: string; readonly status: string; readonly ms: number }
+  | { readonly type: 'segments'; readonly taskId: string; readonly node: string; readonly done: number; readonly total: number }
+  | { readonly type: 'waiting'; readonly taskId: string; readonly id: string; readonly attempt: number; readonly item: WorkItem };
+
+/** A work item of dag-spec §7. */
+export interface WorkItem {
+  readonly id: string;
+  readonly attempt: number;
+  readonly task: { readonly id: string; readonly workflow: string };
+  readonly node: { readonly name: string };
+  readonly segment?: { readonly id: string; readonly order: number };
+  readonly input: unknown;
+}
+
+export interface TaskResult {
+  readonly taskId: string;
+  readonly workflow: string;
+  readonly status: TaskRecord['status'];
+  readonly output?: unknown;
+  readonly error?: { error: string; cause: string };
+  readonly events: { eventId: string; node: string; type: string; status: string; attempts: number; startedAt: string; endedAt?: string }[];
+  readonly segments: { segmentId: string; eventId: string; order: number; status: string; attempts: number }[];
+  readonly traces: TraceRecord[];
+  readonly stats: { stateTransitions: number; durationMs: number };
+}
+
+export interface RunTaskOptions {
+  readonly taskId?: string;
+  readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+interface Waiter {
+  readonly resolve: (output: unknown) => void;
+  readonly reject: (error: Error) => void;
+}
+
+type Handler = (input: unknown) => Promise<unknown>;
+
+/** What the engine knows about each compiled workflow: the plan, the ASL, one StateMachine. */
+interface Prepared {
+  readonly plan: ExecutionPlan;
+  readonly asl: AslDefinition;
+  readonly machine: StateMachine;
+  /** State name -> the business node it reports on, for states that run no operator. */
+  readonly reporting: Map<string, { node: string; type: WorkflowNode['type'] }>;
+}
+
+const WORK_QUEUE = 'work';
+
+export class EmbeddedEngine {
+  readonly bus = new LocalBus();
+  readonly queues = new LocalQueues();
+  readonly catalog: OperatorCatalog;
+  private readonly runtime: OperatorRuntime;
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly prepared = new WeakMap<ExecutionPlan, Prepared>();
+  private readonly consumedQueues = new Set<string>();
+  private gpuInUse = 0;
+  private readonly gpuWaiting: (() => void)[] = [];
+
+  private constructor(
+    readonly store: TrackingStore,
+    private readonly dynamo: LocalDynamo,
+    private readonly options: EngineOptions,
+  ) {
+    this.catalog = new OperatorCatalog(options.operatorsDir ?? join(process.cwd(), 'functions', 'operators'));
+    this.runtime = new OperatorRuntime(store, options.log ?? silentLog);
+  }
+
+  static async start(options: EngineOptions = {}): Promise<EmbeddedEngine> {
+    const dynamo = await startLocalDynamo(options.dataDir ? { path: join(options.dataDir, 'dynamodb') } : {});
+    const store = new DynamoTrackingStore({ documentClient: createTrackingDocumentClient(dynamo.client), tableNames: dynamo.tableNames });
+    return new EmbeddedEngine(store, dynamo, options);
+  }
+
+  async close(): Promise<void> {
+    for (const waiter of this.waiters.values()) waiter.reject(new OperatorFailedError('EngineStopped', 'The embedded engine stopped.'));
+    this.waiters.clear();
+    await this.dynamo.close();
+  }
+
+  /** Runs one task to its end (async work included) and returns the §8 result. */
+  async runTask(compiled: CompileResult, input: unknown, options: RunTaskOptions = {}): Promise<TaskResult> {
+    const prepared = this.prepare(compiled);
+    const workflow = prepared.plan.dag.workflow.name;
+    const taskId = options.taskId ?? newTaskId();
+    const task = { id: taskId, workflow };
+    await this.store.createTask({ taskId, workflow, input, engine: 'embedded' });
+    const progress = options.onProgress ?? (() => {});
+    const started = Date.now();
+    const context = { task, input, params: prepared.plan.params, nodes: {}, errors: {} };
+    const attempts = new Map<string, number>();
+    const handlers = this.handlersFor(prepared, task, attempts, progress);
+    const retryOverrides = this.options.retryDelayMs === undefined ? undefined : Object.fromEntries(Object.keys(handlers).map((name) => [name, this.options.retryDelayMs!]));
+    const execution = prepared.machine.run(context as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never, ...(retryOverrides ? { retryIntervalOverrides: retryOverrides } : {}) },
+      // $$.Task.Token and $$.State.RetryCount do not resolve locally: tokens are minted by the async
+      // binding, attempts counted per state and item.
+      context: { Task: { Token: 'minted-by-the-engine' }, State: { RetryCount: 0 } },
+    });
+
+    const transitions = this.followEventLog(execution.eventLogs, prepared, task, progress);
+    let status: TaskRecord['status'] = 'SUCCEEDED';
+    let output: unknown;
+    let error: { error: string; cause: string } | undefined;
+    try {
+      output = await execution.result;
+    } catch (failure) {
+      status = 'FAILED';
+      const cause = (failure as { cause?: { name?: string; message?: string } }).cause;
+      error = cause?.name ? { error: aslErrorName(cause), cause: cause.message ?? '' } : errorInfo(failure);
+    }
+    const stateTransitions = await transitions;
+    await this.store.updateTaskStatus({ taskId, status, ...(output === undefined ? {} : { output }), ...(error ? { error } : {}) });
+    return this.result(taskId, workflow, status, output, error, { stateTransitions, durationMs: Date.now() - started });
+  }
+
+  /**
+   * Applies a callback (dag-spec §7): 400 malformed, 413 too large, 404 unknown, 410 too late, 409
+   * stale or finished; otherwise the waiting state resumes, exactly once, and the answer is 202.
+   */
+  async callback(body: unknown, rawBytes?: number): Promise<CallbackAnswer> {
+    const parsed = parseCallback(body, rawBytes);
+    if (!parsed.ok) return parsed.answer;
+    const callback = parsed.callback;
+    try {
+      if (callback.status === 'HEARTBEAT') {
+        await this.store.heartbeatWork({ workId: callback.id, ...(callback.attempt ? { attempt: callback.attempt } : {}) });
+        return { status: 202, message: 'Heartbeat recorded.' };
+      }
+      const claimed = await this.store.claimWork({ workId: callback.id, ...(callback.attempt ? { attempt: callback.attempt } : {}) });
+      await this.finishWaitingWork(callback, claimed.attempt);
+      const waiter = this.waiters.get(claimed.taskToken);
+      this.waiters.delete(claimed.taskToken);
+      if (!waiter) return { status: 410, message: `Work '${callback.id}' is no longer waiting in this engine (it was restarted).` };
+      if (callback.status === 'SUCCEEDED') waiter.resolve(callback.output ?? null);
+      else {
+        const { error, cause } = callbackError(callback);
+        waiter.reject(new OperatorFailedError(error, cause));
+      }
+      return { status: 202, message: 'Accepted.' };
+    } catch (error) {
+      return answerForStoreError(error);
+    }
+  }
+
+  private async finishWaitingWork(callback: Callback, attempt: number): Promise<void> {
+    const work = parseWorkId(callback.id)!;
+    const result =
+      callback.status === 'SUCCEEDED'
+        ? { status: 'SUCCEEDED' as const, output: callback.output ?? null }
+        : { status: 'FAILED' as const, error: callbackError(callback) };
+    if (work.order === undefined) await this.store.finishEvent({ taskId: work.taskId, node: work.node, attempt, ...result });
+    else await this.store.finishSegment({ taskId: work.taskId, node: work.node, order: work.order, attempt, ...result });
+  }
+
+  private prepare(compiled: CompileResult): Prepared {
+    const plan = compiled.plan;
+    const asl = compiled.asl;
+    if (!plan || !asl) throw new Error('internal: runTask needs a compiled workflow (plan and ASL)');
+    const existing = this.prepared.get(plan);
+    if (existing) return existing;
+    const reporting = new Map<string, { node: string; type: WorkflowNode['type'] }>();
+    for (const state of allStates(plan)) {
+      if (state.kind === 'choice' || state.kind === 'end' || state.kind === 'map') reporting.set(state.name, { node: state.node, type: plan.dag.nodes.get(state.node)!.type });
+      if (state.kind === 'pass' && state.node) reporting.set(state.name, { node: state.node, type: 'start' });
+      if (state.kind === 'task' && plan.dag.nodes.get(state.nodes[0]!)?.type === 'callback') reporting.set(state.name, { node: state.nodes[0]!, type: 'callback' });
+    }
+    // Built once per definition: the constructor validates, which costs tens of milliseconds.
+    const machine = new StateMachine(asl as never, { validationOptions: { checkArn: true, checkPaths: true } });
+    const result: Prepared = { plan, asl, machine, reporting };
+    this.prepared.set(plan, result);
+    return result;
+  }
+
+  private handlersFor(
+    prepared: Prepared,
+    task: { id: string; workflow: string },
+    attempts: Map<string, number>,
+    progress: (event: ProgressEvent) => void,
+  ): Record<string, Handler> {
+    const { plan } = prepared;
+    const handlers: Record<string, Handler> = {};
+    const nextAttempt = (key: string) => {
+      const n = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, n);
+      return n;
+    };
+    const segmentsDone = new Map<string, number>();
+    for (const state of allStates(plan)) {
+      if (state.kind === 'task') {
+        const name = state.nodes[0]!;
+        const node = plan.dag.nodes.get(name)!;
+        handlers[state.name] = (input) => this.runNodeTask(name, node, input as TaskInput, task, nextAttempt(name));
+      } else if (state.kind === 'map') {
+        const parallel = plan.dag.nodes.get(state.node)!;
+        if (parallel.type !== 'parallel') continue;
+        handlers[state.itemState] = async (input) => {
+          const order = (input as TaskInput).segment?.order ?? 0;
+          try {
+            return await this.runNodeTask(state.node, parallel.node, input as TaskInput, task, nextAttempt(`${state.node}#${order}`), order);
+          } finally {
+            const done = (segmentsDone.get(state.node) ?? 0) + 1;
+            segmentsDone.set(state.node, done);
+            progress({ type: 'segments', taskId: task.id, node: state.node, done, total: -1 });
+          }
+        };
+        if (state.toleranceState) handlers[state.toleranceState] = async (input) => checkTolerance(input as ToleranceInput);
+      }
+    }
+    return handlers;
+  }
+
+  /** Runs the node behind a Task state: operator, script, async dispatch or callback target. */
+  private async runNodeTask(
+    name: string,
+    node: WorkflowNode | ItemNode,
+    input: TaskInput,
+    task: { id: string; workflow: string },
+    attempt: number,
+    order?: number,
+  ): Promise<unknown> {
+    switch (node.type) {
+      case 'sync':
+        return this.runtime.run(
+          { task, node: name, nodeType: order === undefined ? 'sync' : 'parallel', order, attempt, input: input.input },
+          async (event) => (await this.catalog.load(node.operator))(event),
+        );
+      case 'script': {
+        const script = input as ScriptInput;
+        return this.runtime.run({ task, node: name, nodeType: 'script', order, attempt, input: script.context }, () =>
+          runScript({ language: script.language, source: script.source, context: script.context, timeoutMs: script.timeoutMs }),
+        );
+      }
+      case 'async':
+        return this.dispatchAsync(name, node, (input as unknown as { Payload: AsyncPayload }).Payload, task, attempt, order);
+      case 'callback':
+        return this.sendCallback(input as unknown as CallbackInput);
+      default:
+        throw new Error(`internal: no Task binding for a ${node.type} node`);
+    }
+  }
+
+  private async dispatchAsync(
+    name: string,
+    node: AsyncNode | Extract<ItemNode, { type: 'async' }>,
+    payload: AsyncPayload,
+    task: { id: string; workflow: string },
+    attempt: number,
+    order?: number,
+  ): Promise<unknown> {
+    const eventId = eventIdOf(task.id, name);
+    const workId = order === undefined ? eventId : segmentIdOf(eventId, order);
+    if (order === undefined) await this.store.startEvent({ taskId: task.id, node: name, type: 'async', attempt });
+    else await this.store.startSegment({ taskId: task.id, node: name, order, attempt });
+    const token = `local-${randomUUID()}`;
+    const resumed = new Promise<unknown>((resolve, reject) => this.waiters.set(token, { resolve, reject }));
+    await this.store.parkWork({
+      taskId: task.id,
+      workId,
+      attempt,
+      taskToken: token,
+      deadline: new Date(Date.now() + payload.timeoutSeconds * 1000),
+      ...(payload.heartbeatSeconds ? { heartbeatSeconds: payload.heartbeatSeconds } : {}),
+    });
+    const item: WorkItem = {
+      id: workId,
+      attempt,
+      task,
+      node: { name },
+      ...(order === undefined ? {} : { segment: { id: workId, order } }),
+      input: payload.input,
+    };
+    const via = node.via ?? 'lambda';
+    if (via === 'queue') {
+      const queue = node.queue ?? WORK_QUEUE;
+      if (node.operator !== undefined) this.ensureQueueConsumer(queue, node.operator);
+      this.queues.send(queue, item);
+      if (node.operator === undefined) this.emitWaiting?.(item);
+    } else {
+      void this.work(item, node.operator!, via === 'batch' ? 'gpu' : 'cpu', order === undefined ? 'async' : 'parallel');
+    }
+    return resumed;
+  }
+
+  /** Set by `runTask` callers that want to hear about external work waiting for a callback. */
+  emitWaiting?: (item: WorkItem) => void;
+
+  private ensureQueueConsumer(queue: string, operator: string): void {
+    if (this.consumedQueues.has(`${queue}#${operator}`)) return;
+    this.consumedQueues.add(`${queue}#${operator}`);
+    this.queues.consume(queue, (message) => {
+      const item = JSON.parse(message.body) as WorkItem;
+      void this.work(item, operator, 'cpu', 'async');
+    });
+  }
+
+  /** The worker side of async work: runs the operator, then answers through the callback path. */
+  private async work(item: WorkItem, operator: string, resource: 'cpu' | 'gpu', nodeType: 'async' | 'parallel'): Promise<void> {
+    const release = resource === 'gpu' ? await this.acquireGpu() : () => {};
+    try {
+      const output = await this.runtime.run(
+        { task: item.task, node: item.node.name, nodeType, order: item.segment?.order, attempt: item.attempt, input: item.input, resource, recordWork: false },
+        async (event) => (await this.catalog.load(operator))(event),
+      );
+      await this.callback({ id: item.id, attempt: item.attempt, status: 'SUCCEEDED', output: output as never });
+    } catch (error) {
+      await this.callback({ id: item.id, attempt: item.attempt, status: 'FAILED', error: errorInfo(error) });
+    } finally {
+      release();
+    }
+  }
+
+  private async acquireGpu(): Promise<() => void> {
+    const slots = this.options.gpuSlots ?? 1;
+    if (this.gpuInUse >= slots) await new Promise<void>((resolve) => this.gpuWaiting.push(resolve));
+    this.gpuInUse++;
+    return () => {
+      this.gpuInUse--;
+      this.gpuWaiting.shift()?.();
+    };
+  }
+
+  private async sendCallback(input: CallbackInput): Promise<unknown> {
+    if ('Entries' in input) {
+      for (const entry of input.Entries) this.bus.put({ source: entry.Source, detailType: entry.DetailType, detail: entry.Detail, bus: entry.EventBusName });
+      return { Entries: input.Entries.map(() => ({ EventId: randomUUID() })) };
+    }
+    if ('QueueUrl' in input) {
+      const message = this.queues.send(queueNameOfUrl(input.QueueUrl), input.MessageBody);
+      return { MessageId: message.messageId };
+    }
+    const response = await fetch(input.url, {
+      method: input.method,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(input.body ?? null),
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (!response.ok) throw new OperatorFailedError('CallbackHttpError', `${input.method} ${input.url} answered ${response.status}`);
+    return { status: response.status };
+  }
+
+  /** Records events of nodes that run no operator from the execution's event log; counts transitions. */
+  private async followEventLog(
+    events: AsyncGenerator<unknown>,
+    prepared: Prepared,
+    task: { id: string; workflow: string },
+    progress: (event: ProgressEvent) => void,
+  ): Promise<number> {
+    let transitions = 0;
+    const enteredAt = new Map<string, number>();
+    const decidedBy = new Map<string, string[]>();
+    for (const [router, target] of prepared.plan.decidedRouters) decidedBy.set(target, [...(decidedBy.get(target) ?? []), router]);
+    const record = async (node: string, type: WorkflowNode['type'], status: 'SUCCEEDED' | 'FAILED', error?: { error: string; cause: string }) => {
+      await this.store.startEvent({ taskId: task.id, node, type, attempt: 1 });
+      await this.store.finishEvent({ taskId: task.id, node, attempt: 1, status, ...(error ? { error } : {}) });
+    };
+    const start = prepared.plan.dag.start;
+    if (![...prepared.reporting.values()].some((r) => r.node === start)) await record(start, 'start', 'SUCCEEDED');
+    for await (const raw of events) {
+      const event = raw as { type: string; state?: { name: string; type: string }; Error?: string; Cause?: unknown; timestamp: number };
+      if (event.type !== 'StateEntered' && event.type !== 'StateExited' && event.type !== 'StateFailed') continue;
+      const name = event.state!.name;
+      if (event.type === 'StateEntered') {
+        transitions++;
+        enteredAt.set(name, event.timestamp);
+        for (const router of decidedBy.get(name) ?? []) await record(router, 'router', 'SUCCEEDED');
+        const reported = prepared.reporting.get(name) ?? this.operatorNodeOf(prepared, name);
+        if (reported) progress({ type: 'node-started', taskId: task.id, node: reported.node, nodeType: reported.type });
+      }
+      const reported = prepared.reporting.get(name);
+      if (event.type === 'StateEntered' && reported) {
+        await this.store.startEvent({ taskId: task.id, node: reported.node, type: reported.type, attempt: 1 });
+        if (reported.type === 'end' || reported.type === 'start') await this.store.finishEvent({ taskId: task.id, node: reported.node, attempt: 1, status: 'SUCCEEDED' });
+      }
+      if (event.type === 'StateExited' || event.type === 'StateFailed') {
+        const status = event.type === 'StateExited' ? 'SUCCEEDED' : 'FAILED';
+        if (reported && reported.type !== 'end' && reported.type !== 'start') {
+          await this.store.finishEvent({
+            taskId: task.id,
+            node: reported.node,
+            attempt: 1,
+            status,
+            ...(status === 'FAILED' ? { error: { error: event.Error ?? 'States.TaskFailed', cause: String(event.Cause ?? '') } } : {}),
+          });
+        }
+        const owner = reported ?? this.operatorNodeOf(prepared, name);
+        if (owner) progress({ type: 'node-finished', taskId: task.id, node: owner.node, status, ms: event.timestamp - (enteredAt.get(name) ?? event.timestamp) });
+      }
+    }
+    return transitions;
+  }
+
+  private operatorNodeOf(prepared: Prepared, stateName: string): { node: string; type: WorkflowNode['type'] } | undefined {
+    const node = prepared.plan.dag.nodes.get(stateName);
+    return node && (node.type === 'sync' || node.type === 'async' || node.type === 'script') ? { node: stateName, type: node.type } : undefined;
+  }
+
+  private async result(
+    taskId: string,
+    workflow: string,
+    status: TaskRecord['status'],
+    output: unknown,
+    error: { error: string; cause: string } | undefined,
+    stats: { stateTransitions: number; durationMs: number },
+  ): Promise<TaskResult> {
+    const [events, segments, traces] = await Promise.all([this.store.getEvents(taskId), this.store.getSegments(taskId), this.store.getTraces(taskId)]);
+    return {
+      taskId,
+      workflow,
+      status,
+      ...(output === undefined ? {} : { output }),
+      ...(error ? { error } : {}),
+      events: events.map((e) => ({
+        eventId: e.eventId,
+        node: e.node,
+        type: e.type,
+        status: e.status,
+        attempts: e.attempts,
+        startedAt: e.startedAt,
+        ...(e.endedAt ? { endedAt: e.endedAt } : {}),
+      })),
+      segments: segments.map((s) => ({ segmentId: s.segmentId, eventId: s.eventId, order: s.order, status: s.status, attempts: s.attempts })),
+      traces,
+      stats,
+    };
+  }
+}
+
+interface TaskInput {
+  readonly task: { id: string; workflow: string };
+  readonly node: string;
+  readonly segment?: { order: number };
+  readonly input: unknown;
+}
+
+interface AsyncPayload extends TaskInput {
+  readonly timeoutSeconds: number;
+  readonly heartbeatSeconds?: number;
+}
+
+interface ScriptInput extends TaskInput {
+  readonly language: 'jsonata' | 'javascript';
+  readonly source: string;
+  readonly timeoutMs: number;
+  readonly context: unknown;
+}
+
+type CallbackInput =
+  | { Entries: { EventBusName: string; Source: string; DetailType: string; Detail: unknown }[] }
+  | { QueueUrl: string; MessageBody: unknown }
+  | { url: string; method: string; body: unknown };
+
+interface ToleranceInput {
+  readonly node: string;
+  readonly toleratedFailurePercentage: number;
+  readonly items: unknown[];
+}
+
+/** After a Map with tolerated failures: fail when the failed share is over the limit, else null the failures. */
+export function checkTolerance(input: ToleranceInput): unknown[] {
+  const failed = input.items.filter(isFailedItem).length;
+  const share = input.items.length === 0 ? 0 : (failed / input.items.length) * 100;
+  if (share > input.toleratedFailurePercentage) {
+    throw new OperatorFailedError(
+      'ToleratedFailureExceeded',
+      `${failed} of ${input.items.length} items of '${input.node}' failed (${share.toFixed(1)}%), over the tolerated ${input.toleratedFailurePercentage}%.`,
+    );
+  }
+  return input.items.map((item) => (isFailedItem(item) ? null : item));
+}
+
+function isFailedItem(item: unknown): boolean {
+  return item !== null && typeof item === 'object' && (item as { dagFailed?: unknown }).dagFailed === true;
+}
+
+function aslErrorName(cause: { name?: string }): string {
+  return cause.name ?? 'States.TaskFailed';
+}

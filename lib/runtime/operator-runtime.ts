@@ -1,0 +1,115 @@
+// Wraps every operator and script invocation, locally and (the same code) in a Lambda: builds the
+// operator event of dag-spec §8, records the event or segment and one trace per attempt, logs one
+// JSON line, and turns a throw into a named error the state machine's Retry/Catch can see.
+import type { NodeType, TraceRecord, TraceResource } from '../tracking/records.js';
+import { eventIdOf, newTraceId, segmentIdOf } from '../tracking/ids.js';
+import type { TrackingStore } from '../tracking/store.js';
+import type { OperatorEvent } from './operators.js';
+
+export interface Invocation {
+  readonly task: { readonly id: string; readonly workflow: string };
+  readonly node: string;
+  readonly nodeType: NodeType;
+  /** Set for one item of a parallel node. */
+  readonly order?: number;
+  readonly attempt: number;
+  readonly input: unknown;
+  readonly resource?: TraceResource;
+  /**
+   * false for async work, whose event the callback path finishes (the trace is still recorded).
+   * Default true.
+   */
+  readonly recordWork?: boolean;
+}
+
+/** An operator's failure as the state machine sees it: `name` is the ASL error, `message` the cause. */
+export class OperatorFailedError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+export type LogLine = (entry: Record<string, unknown>) => void;
+
+export const jsonLog: LogLine = (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`);
+export const silentLog: LogLine = () => {};
+
+export function errorInfo(error: unknown): { error: string; cause: string } {
+  if (error instanceof Error) return { error: error.name || 'Error', cause: error.message };
+  return { error: 'Error', cause: typeof error === 'string' ? error : JSON.stringify(error) };
+}
+
+export class OperatorRuntime {
+  constructor(
+    private readonly store: TrackingStore,
+    private readonly log: LogLine = silentLog,
+  ) {}
+
+  /** Runs `work` as one attempt of the invocation and records it. */
+  async run(invocation: Invocation, work: (event: OperatorEvent) => unknown): Promise<unknown> {
+    const { task, node, order, attempt } = invocation;
+    const eventId = eventIdOf(task.id, node);
+    const segmentId = order === undefined ? undefined : segmentIdOf(eventId, order);
+    const recordWork = invocation.recordWork !== false;
+    if (recordWork) await this.startWork(invocation);
+
+    const event: OperatorEvent = {
+      task,
+      node: { name: node, eventId, attempt },
+      ...(segmentId === undefined ? {} : { segment: { id: segmentId, order: order! } }),
+      input: invocation.input,
+    };
+    const started = new Date();
+    let output: unknown;
+    let failure: { error: string; cause: string } | undefined;
+    try {
+      output = await work(event);
+    } catch (error) {
+      failure = errorInfo(error);
+    }
+    const ended = new Date();
+    const trace: TraceRecord = {
+      traceId: newTraceId(),
+      taskId: task.id,
+      eventId,
+      ...(segmentId === undefined ? {} : { segmentId }),
+      attempt,
+      resource: invocation.resource ?? 'cpu',
+      startedAt: started.toISOString(),
+      endedAt: ended.toISOString(),
+      durationMs: ended.getTime() - started.getTime(),
+      status: failure ? 'FAILED' : 'SUCCEEDED',
+      ...(failure ? { error: failure } : {}),
+    };
+    await this.store.recordTrace(trace);
+    if (recordWork) await this.finishWork(invocation, failure, output);
+    this.log({
+      level: failure ? 'ERROR' : 'INFO',
+      message: failure ? `${node} failed: ${failure.error}` : `${node} succeeded`,
+      taskId: task.id,
+      eventId,
+      ...(segmentId === undefined ? {} : { segmentId }),
+      traceId: trace.traceId,
+      attempt,
+      durationMs: trace.durationMs,
+    });
+    if (failure) throw new OperatorFailedError(failure.error, failure.cause);
+    return output === undefined ? null : output;
+  }
+
+  private async startWork(invocation: Invocation): Promise<void> {
+    const { task, node, order, attempt, nodeType } = invocation;
+    if (order === undefined) await this.store.startEvent({ taskId: task.id, node, type: nodeType, attempt });
+    else await this.store.startSegment({ taskId: task.id, node, order, attempt });
+  }
+
+  private async finishWork(invocation: Invocation, failure: { error: string; cause: string } | undefined, output: unknown): Promise<void> {
+    const { task, node, order, attempt } = invocation;
+    const result = failure
+      ? { status: 'FAILED' as const, error: failure }
+      : { status: 'SUCCEEDED' as const, output: output === undefined ? null : output };
+    if (order === undefined) await this.store.finishEvent({ taskId: task.id, node, attempt, ...result });
+    else await this.store.finishSegment({ taskId: task.id, node, order, attempt, ...result });
+  }
+}
