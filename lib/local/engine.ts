@@ -5,6 +5,7 @@ import './polyfill.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { parseReference } from '../dag/reference.js';
 import type { AsyncNode, ItemNode, WorkflowNode } from '../dag/schema.js';
 import type { CompileResult } from '../compiler/compile.js';
 import type { AslDefinition } from '../compiler/emit.js';
@@ -127,7 +128,8 @@ export class EmbeddedEngine {
     const started = Date.now();
     const context = { task, input, params: prepared.plan.params, nodes: {}, errors: {} };
     const attempts = new Map<string, number>();
-    const handlers = this.handlersFor(prepared, task, attempts, progress);
+    const itemTotals = new Map<string, number>();
+    const handlers = this.handlersFor(prepared, task, attempts, itemTotals, progress);
     const retryOverrides = this.options.retryDelayMs === undefined ? undefined : Object.fromEntries(Object.keys(handlers).map((name) => [name, this.options.retryDelayMs!]));
     const execution = prepared.machine.run(context as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, ...(retryOverrides ? { retryIntervalOverrides: retryOverrides } : {}) },
@@ -136,7 +138,7 @@ export class EmbeddedEngine {
       context: { Task: { Token: 'minted-by-the-engine' }, State: { RetryCount: 0 } },
     });
 
-    const transitions = this.followEventLog(execution.eventLogs, prepared, task, progress);
+    const transitions = this.followEventLog(execution.eventLogs, prepared, task, itemTotals, progress);
     let status: TaskRecord['status'] = 'SUCCEEDED';
     let output: unknown;
     let error: { error: string; cause: string } | undefined;
@@ -214,6 +216,7 @@ export class EmbeddedEngine {
     prepared: Prepared,
     task: { id: string; workflow: string },
     attempts: Map<string, number>,
+    itemTotals: ReadonlyMap<string, number>,
     progress: (event: ProgressEvent) => void,
   ): Record<string, Handler> {
     const { plan } = prepared;
@@ -239,7 +242,7 @@ export class EmbeddedEngine {
           } finally {
             const done = (segmentsDone.get(state.node) ?? 0) + 1;
             segmentsDone.set(state.node, done);
-            progress({ type: 'segments', taskId: task.id, node: state.node, done, total: -1 });
+            progress({ type: 'segments', taskId: task.id, node: state.node, done, total: itemTotals.get(state.node) ?? -1 });
           }
         };
         if (state.toleranceState) handlers[state.toleranceState] = async (input) => checkTolerance(input as ToleranceInput);
@@ -382,6 +385,7 @@ export class EmbeddedEngine {
     events: AsyncGenerator<unknown>,
     prepared: Prepared,
     task: { id: string; workflow: string },
+    itemTotals: Map<string, number>,
     progress: (event: ProgressEvent) => void,
   ): Promise<number> {
     let transitions = 0;
@@ -395,13 +399,14 @@ export class EmbeddedEngine {
     const start = prepared.plan.dag.start;
     if (![...prepared.reporting.values()].some((r) => r.node === start)) await record(start, 'start', 'SUCCEEDED');
     for await (const raw of events) {
-      const event = raw as { type: string; state?: { name: string; type: string }; Error?: string; Cause?: unknown; timestamp: number };
+      const event = raw as { type: string; state?: { name: string; type: string; input?: unknown }; Error?: string; Cause?: unknown; timestamp: number };
       if (event.type !== 'StateEntered' && event.type !== 'StateExited' && event.type !== 'StateFailed') continue;
       const name = event.state!.name;
       if (event.type === 'StateEntered') {
         transitions++;
         enteredAt.set(name, event.timestamp);
         for (const router of decidedBy.get(name) ?? []) await record(router, 'router', 'SUCCEEDED');
+        if (event.state!.type === 'Map') itemTotals.set(name, itemCount(prepared, name, event.state!.input));
         const reported = prepared.reporting.get(name) ?? this.operatorNodeOf(prepared, name);
         if (reported) progress({ type: 'node-started', taskId: task.id, node: reported.node, nodeType: reported.type });
       }
@@ -509,6 +514,17 @@ export function checkTolerance(input: ToleranceInput): unknown[] {
 
 function isFailedItem(item: unknown): boolean {
   return item !== null && typeof item === 'object' && (item as { dagFailed?: unknown }).dagFailed === true;
+}
+
+/** How many items a Map state is about to run, read from its input at the node's `items` path. */
+function itemCount(prepared: Prepared, mapState: string, input: unknown): number {
+  const node = prepared.plan.dag.nodes.get(mapState);
+  if (node?.type !== 'parallel') return -1;
+  const parsed = parseReference(node.items);
+  if (!parsed.ok) return -1;
+  let value: unknown = input;
+  for (const segment of parsed.segments) value = (value as Record<string | number, unknown> | null)?.[segment];
+  return Array.isArray(value) ? value.length : -1;
 }
 
 function aslErrorName(cause: { name?: string }): string {

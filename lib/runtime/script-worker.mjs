@@ -283,6 +283,7 @@ function safeJson(value) {
 // Serving: last in the module, so everything above is initialised before the first script runs.
 
 process.on('message', async (request) => {
+  console.error('CHILD GOT', process.pid, request.id, performance.now().toFixed(0));
   const reply = await runRequest(request);
   process.send?.({ id: request.id, ...reply });
 });

@@ -313,7 +313,7 @@ class ScriptWorker {
         `--stack-size=${WORKER_NATIVE_STACK_KB}`,
       ],
       env: {},
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
       serialization: 'json',
     });
     const worker = new ScriptWorker(child);
@@ -323,7 +323,7 @@ class ScriptWorker {
         if (error) reject(error);
         else resolve(worker);
       };
-      const onMessage = (message: { type?: string }) => message.type === 'ready' && settle();
+      const onMessage = (message: { type?: string }) => { if (message.type === 'ready') { (worker as any).readyAt = performance.now(); settle(); } };
       const onError = (cause: Error) =>
         settle(new ScriptError('The script sandbox did not start.', {}, { cause }));
       const onExit = () =>
@@ -343,7 +343,10 @@ class ScriptWorker {
         child.off('message', onMessage).off('exit', onExit);
         resolve(reply);
       };
+      const sentAt = performance.now();
+      console.error('SEND', request.id, request.source.slice(0, 20), 'pid', child.pid, 'readyAgo', (sentAt - (this as any).readyAt).toFixed(0));
       const timer = setTimeout(() => {
+        console.error('HARD KILL', request.id, request.source.slice(0, 30), (performance.now() - sentAt).toFixed(0), 'pid', child.pid);
         void this.stop();
         settle(lostWorker('timeout', 'killed at the time limit'));
       }, hardLimitMs);
