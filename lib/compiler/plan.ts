@@ -151,6 +151,10 @@ class Planner {
   }
 
   private placeFork(fork: string, targets: readonly string[], ctx: EmitContext): Transition {
+    // Exclusive branches that fork to the same nodes share one Parallel: state names are unique.
+    const key = `fork:${[...targets].sort().join(',')}`;
+    const existing = ctx.placed.get(key);
+    if (existing !== undefined) return { next: existing };
     const join = commonPostDominator(targets, this.ipdom);
     const region = reachableWithin(targets, this.successors, (n) => n !== join);
     const units = this.regionUnits(region);
@@ -164,6 +168,7 @@ class Planner {
       join === VIRTUAL_EXIT ? { end: true } : join === ctx.stop ? ctx.cont : { next: join };
     this.nameParallels(tree, fork);
     const entry = this.placeTree(tree, ctx, afterJoin, units.byId);
+    if ('next' in entry) ctx.placed.set(key, entry.next);
     if (join !== VIRTUAL_EXIT) this.entryOf(join, ctx);
     return entry;
   }

@@ -122,6 +122,7 @@ class WorkflowChecker {
         reachable: Set<string>;
         /** Present once the structure is known: which exclusive choices each node's running depends on. */
         runsWhen?: Map<string, RunCondition>;
+        branchCounts?: Map<string, number>;
       }
     | undefined;
 
@@ -598,6 +599,7 @@ class WorkflowChecker {
     const preds = new Map(order.map((n) => [n, (predecessors.get(n) ?? []).filter((p) => inScope.has(p))]));
     const ipdom = immediatePostDominators(order, succ);
     const runsWhen = new Map<string, RunCondition>(order.map((n) => [n, new Map()]));
+    const branchCounts = new Map<string, number>();
     let structured = true;
     for (const name of order) {
       const type = this.nodeTypes.get(name);
@@ -606,12 +608,12 @@ class WorkflowChecker {
       if (exclusive) {
         const region = exclusiveRegion(name, ipdom.get(name)!, succ);
         structured &&= this.checkExclusiveRegion(name, type === 'router', region, ipdom.get(name)!, preds);
-        recordBranchConditions(name, refs, region, succ, runsWhen);
+        recordBranchConditions(name, refs, region, succ, runsWhen, branchCounts);
       }
       const forkTargets = refs.filter((r) => r.kind === 'next').map((r) => r.to);
       if (forkTargets.length > 1) this.checkForkMeets(name, forkTargets, ipdom, succ);
     }
-    if (structured) this.graph!.runsWhen = runsWhen;
+    if (structured) Object.assign(this.graph!, { runsWhen, branchCounts });
   }
 
   /** Reports the first way in to the region other than through its entry; true when there is none. */
@@ -808,8 +810,8 @@ class WorkflowChecker {
       return `reference ${shown}: node '${target}' is a ${type} node and has no output. Only sync, async, script and parallel nodes do.`;
     }
     if (!dominance || !this.graph?.runsWhen) return undefined;
-    const { runsWhen, successors } = this.graph;
-    if (target === node || !alwaysRunsBefore(target, node, successors, runsWhen)) {
+    const { runsWhen, successors, branchCounts } = this.graph;
+    if (target === node || !alwaysRunsBefore(target, node, successors, runsWhen, branchCounts ?? new Map())) {
       return `reference ${shown}: node '${target}' has not run on every path that reaches '${node}'. Reference only nodes that always run before it (or use a router with exists(nodes.${target})).`;
     }
     const onError = this.nodes.get(target);
@@ -856,6 +858,7 @@ function recordBranchConditions(
   region: ReadonlySet<string>,
   succ: Map<string, string[]>,
   runsWhen: Map<string, RunCondition>,
+  branchCounts: Map<string, number>,
 ): void {
   // A branch is a distinct way out of the node: each route, the default, or next (all of a fork's
   // targets together) versus onError.
@@ -863,6 +866,7 @@ function recordBranchConditions(
   const nextTargets = refs.filter((r) => r.kind === 'next').map((r) => r.to);
   if (nextTargets.length > 0) branches.push(nextTargets);
   for (const ref of refs) if (ref.kind !== 'next') branches.push([ref.to]);
+  branchCounts.set(name, branches.length);
   branches.forEach((targets, index) => {
     for (const node of reachableWithin(targets, succ, (n) => region.has(n))) {
       const condition = runsWhen.get(node)!;
@@ -880,10 +884,13 @@ function alwaysRunsBefore(
   node: string,
   successors: ReadonlyMap<string, readonly string[]>,
   runsWhen: ReadonlyMap<string, RunCondition>,
+  branchCounts: ReadonlyMap<string, number>,
 ): boolean {
   if (!reachableFrom([target], successors).has(node)) return false;
   const nodeCondition = runsWhen.get(node);
   for (const [choice, branches] of runsWhen.get(target) ?? []) {
+    // Reached from every branch: it runs whichever way the choice goes.
+    if (branches.size === branchCounts.get(choice)) continue;
     const fixed = nodeCondition?.get(choice);
     if (!fixed || [...fixed].some((b) => !branches.has(b))) return false;
   }

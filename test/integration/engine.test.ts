@@ -1,0 +1,328 @@
+// The embedded engine end to end on small test operators: real aws-local-stepfunctions, real
+// dynalite, real runtime. Each test compiles a workflow and runs one task.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileWorkflowText } from '../../lib/compiler/compile.js';
+import { EmbeddedEngine, type TaskResult, type WorkItem } from '../../lib/local/engine.js';
+
+let engine: EmbeddedEngine;
+
+beforeAll(async () => {
+  engine = await EmbeddedEngine.start({ operatorsDir: 'test/fixtures/operators', retryDelayMs: 0 });
+});
+
+afterAll(async () => {
+  await engine.close();
+});
+
+function compile(yaml: string, params: Record<string, unknown> = {}, optimize = true) {
+  const compiled = compileWorkflowText(yaml, { params, optimize, operatorExists: (op) => engine.catalog.has(op) });
+  expect(compiled.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  return compiled;
+}
+
+async function run(yaml: string, input: unknown = {}, optimize = true): Promise<TaskResult> {
+  return engine.runTask(compile(yaml, {}, optimize), input);
+}
+
+function eventOf(result: TaskResult, node: string) {
+  const event = result.events.find((e) => e.node === node);
+  expect(event, `event of ${node}`).toBeDefined();
+  return event!;
+}
+
+const LINEAR = `name: linear
+nodes:
+  begin: { type: start, next: a }
+  a: { type: sync, operator: test/echo, input: { x: $.input.x }, next: b }
+  b: { type: sync, operator: test/echo, input: { prev: $.nodes.a.echo.x }, next: done }
+  done: { type: end }
+`;
+
+describe('embedded engine', () => {
+  it('runs a linear workflow and records task, events and traces by the id formulas', async () => {
+    const result = await run(LINEAR, { x: 7 });
+    expect(result.status).toBe('SUCCEEDED');
+    expect((result.output as { b: { echo: { prev: number } } }).b.echo.prev).toBe(7);
+    expect(result.taskId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(result.events.map((e) => e.node).sort()).toEqual(['a', 'b', 'begin', 'done']);
+    for (const event of result.events) {
+      expect(event.eventId).toBe(`${result.taskId}_${event.node}`);
+      expect(event.status).toBe('SUCCEEDED');
+      expect(event.attempts).toBe(1);
+    }
+    expect(result.traces).toHaveLength(2);
+    expect(result.traces.every((t) => t.status === 'SUCCEEDED' && t.resource === 'cpu')).toBe(true);
+    const task = await engine.store.getTask(result.taskId);
+    expect(task?.status).toBe('SUCCEEDED');
+    expect(result.stats.stateTransitions).toBeGreaterThanOrEqual(3);
+  });
+
+  describe('routers', () => {
+    const ROUTED = `name: routed
+nodes:
+  begin: { type: start, next: r }
+  r:
+    type: router
+    routes:
+      - { when: "input.size > 10", next: big }
+      - { when: "input.kind == 'clip'", next: clip }
+    default: other
+  big: { type: sync, operator: test/echo, next: done }
+  clip: { type: sync, operator: test/echo, next: done }
+  other: { type: sync, operator: test/echo, next: done }
+  done: { type: end }
+`;
+    it.each([
+      [{ size: 11 }, 'big'],
+      [{ size: 3, kind: 'clip' }, 'clip'],
+      [{ size: '11' }, 'other'],
+      [{}, 'other'],
+      [{ size: null, kind: 5 }, 'other'],
+    ])('input %j goes to %s; untaken branches have no event', async (input, expected) => {
+      const result = await run(ROUTED, input);
+      expect(result.status).toBe('SUCCEEDED');
+      const ran = result.events.map((e) => e.node);
+      expect(ran).toContain(expected);
+      expect(ran).toContain('r');
+      for (const branch of ['big', 'clip', 'other'].filter((b) => b !== expected)) expect(ran).not.toContain(branch);
+    });
+
+    it('a router decided by params still has its event', async () => {
+      const yaml = `name: decided
+params: { fast: true }
+nodes:
+  begin: { type: start, next: r }
+  r:
+    type: router
+    routes: [{ when: "params.fast == true", next: quick }]
+    default: slow
+  quick: { type: sync, operator: test/echo, next: done }
+  slow: { type: sync, operator: test/echo, next: done }
+  done: { type: end }
+`;
+      const compiled = compile(yaml);
+      expect(JSON.stringify(compiled.asl)).not.toContain('"slow"');
+      const result = await engine.runTask(compiled, {});
+      expect(result.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'quick', 'r']);
+    });
+  });
+
+  it('a join starts only after all its predecessors ended', async () => {
+    const yaml = `name: joins
+nodes:
+  begin: { type: start, next: [a, b] }
+  a: { type: sync, operator: test/sleep, input: { ms: 30 }, next: [c, d] }
+  b: { type: sync, operator: test/sleep, input: { ms: 120 }, next: d }
+  c: { type: sync, operator: test/sleep, input: { ms: 150 }, next: e }
+  d: { type: sync, operator: test/sleep, input: { ms: 30 }, next: e }
+  e: { type: sync, operator: test/sleep, input: { ms: 1 }, next: done }
+  done: { type: end }
+`;
+    const result = await run(yaml);
+    expect(result.status).toBe('SUCCEEDED');
+    const out = result.output as Record<string, { startedAt: number; endedAt: number }>;
+    const edges = [['a', 'c'], ['a', 'd'], ['b', 'd'], ['c', 'e'], ['d', 'e']] as const;
+    for (const [from, to] of edges) expect(out[to]!.startedAt).toBeGreaterThanOrEqual(out[from]!.endedAt);
+  });
+
+  it('a parallel node of 100 items gives 100 segments and its outputs in item order', async () => {
+    const yaml = `name: hundred
+nodes:
+  begin: { type: start, next: each }
+  each:
+    type: parallel
+    items: $.input.items
+    node: { type: sync, operator: test/double, input: { item: $.item } }
+    next: done
+  done: { type: end }
+`;
+    const items = Array.from({ length: 100 }, (_, i) => i);
+    const result = await run(yaml, { items });
+    expect(result.status).toBe('SUCCEEDED');
+    const outputs = (result.output as { each: { value: number; order: number }[] }).each;
+    expect(outputs.map((o) => o.value)).toEqual(items.map((i) => i * 2));
+    expect(result.segments).toHaveLength(100);
+    const eventId = `${result.taskId}_each`;
+    expect(result.segments.map((s) => s.segmentId).sort()).toEqual(items.map((i) => `${eventId}_${i}`).sort());
+    expect(result.segments.every((s) => s.status === 'SUCCEEDED' && s.eventId === eventId)).toBe(true);
+    expect(result.traces.filter((t) => t.segmentId !== undefined)).toHaveLength(100);
+    expect(eventOf(result, 'each')).toMatchObject({ type: 'parallel', status: 'SUCCEEDED', attempts: 1 });
+  });
+
+  it('honours maxConcurrency (traces never overlap more than allowed)', async () => {
+    const yaml = `name: bounded
+nodes:
+  begin: { type: start, next: each }
+  each:
+    type: parallel
+    items: $.input.items
+    maxConcurrency: 2
+    node: { type: sync, operator: test/sleep, input: { ms: 40, value: $.item } }
+    next: done
+  done: { type: end }
+`;
+    const result = await run(yaml, { items: [1, 2, 3, 4, 5, 6] });
+    expect(result.status).toBe('SUCCEEDED');
+    const spans = (result.output as { each: { startedAt: number; endedAt: number }[] }).each;
+    let peak = 0;
+    for (const s of spans) peak = Math.max(peak, spans.filter((o) => o.startedAt < s.endedAt && s.startedAt < o.endedAt).length);
+    expect(peak).toBeLessThanOrEqual(2);
+  });
+
+  it('retries give one trace per attempt, numbered from 1', async () => {
+    const yaml = `name: retrying
+nodes:
+  begin: { type: start, next: f }
+  f: { type: sync, operator: test/flaky, input: { failures: 2 }, retry: { maxAttempts: 3 }, next: done }
+  done: { type: end }
+`;
+    const result = await run(yaml);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.traces.map((t) => [t.attempt, t.status])).toEqual([
+      [1, 'FAILED'],
+      [2, 'FAILED'],
+      [3, 'SUCCEEDED'],
+    ]);
+    expect(result.traces[0]!.error).toEqual({ error: 'Flaky', cause: 'attempt 1 fails' });
+    expect(eventOf(result, 'f')).toMatchObject({ status: 'SUCCEEDED', attempts: 3 });
+  });
+
+  it('onError sends a failed node to its handler, with the error at errors.<node>', async () => {
+    const yaml = `name: recovering
+nodes:
+  begin: { type: start, next: risky }
+  risky: { type: sync, operator: test/fail, input: { name: Boom, message: it broke }, onError: recover, next: done }
+  recover: { type: sync, operator: test/echo, input: { why: $.errors.risky }, next: done }
+  done: { type: end }
+`;
+    const result = await run(yaml);
+    expect(result.status).toBe('SUCCEEDED');
+    expect((result.output as { recover: { echo: unknown } }).recover.echo).toEqual({ why: { error: 'Boom', cause: 'it broke' } });
+    expect(eventOf(result, 'risky').status).toBe('FAILED');
+    expect(eventOf(result, 'recover').status).toBe('SUCCEEDED');
+  });
+
+  it('a failing operator fails the task with its error', async () => {
+    const yaml = `name: failing
+nodes:
+  begin: { type: start, next: f }
+  f: { type: sync, operator: test/fail, input: { name: Broken, message: no good }, next: done }
+  done: { type: end }
+`;
+    const result = await run(yaml);
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toEqual({ error: 'Broken', cause: 'no good' });
+    expect(eventOf(result, 'f').status).toBe('FAILED');
+    expect(result.events.map((e) => e.node)).not.toContain('done');
+    expect((await engine.store.getTask(result.taskId))?.error).toEqual({ error: 'Broken', cause: 'no good' });
+  });
+
+  it('an end with status failed fails the task with its error and cause', async () => {
+    const yaml = `name: refusing
+nodes:
+  begin: { type: start, next: no }
+  no: { type: end, status: failed, error: Refused, cause: Not today. }
+`;
+    const result = await run(yaml);
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toEqual({ error: 'Refused', cause: 'Not today.' });
+  });
+
+  it('a javascript script with an endless loop fails with ScriptTimeout within its limit', async () => {
+    const yaml = `name: looping
+nodes:
+  begin: { type: start, next: spin }
+  spin: { type: script, language: javascript, source: "while (true) {}", timeout: 0.5, next: done }
+  done: { type: end }
+`;
+    const started = Date.now();
+    const result = await run(yaml);
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.error).toBe('ScriptTimeout');
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('scripts see the context and their value is the output', async () => {
+    const yaml = `name: scripting
+params: { factor: 3 }
+nodes:
+  begin: { type: start, next: a }
+  a: { type: script, language: jsonata, source: '{ "triple": input.x * params.factor }', next: b }
+  b: { type: script, language: javascript, source: "return { plusOne: ctx.nodes.a.triple + 1 };", next: done }
+  done: { type: end, output: { result: $.nodes.b.plusOne } }
+`;
+    const result = await run(yaml, { x: 5 });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toEqual({ result: 16 });
+    expect(result.traces).toHaveLength(2);
+  });
+
+  it('async work waits for its callback and resumes exactly once', async () => {
+    const yaml = `name: waiting
+nodes:
+  begin: { type: start, next: review }
+  review: { type: async, via: queue, queue: review, input: { x: $.input.x }, timeout: 60, next: done }
+  done: { type: end }
+`;
+    const waiting = new Promise<WorkItem>((resolve) => {
+      engine.emitWaiting = resolve;
+    });
+    const task = run(yaml, { x: 1 });
+    const item = await waiting;
+    engine.emitWaiting = undefined;
+    expect(item).toMatchObject({ attempt: 1, node: { name: 'review' }, input: { x: 1 } });
+    expect(item.id).toMatch(/_review$/);
+    const event = await engine.store.getWork(item.id);
+    expect(event?.status).toBe('WAITING');
+    expect(JSON.stringify(event)).not.toContain('local-');
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => engine.callback({ id: item.id, status: 'SUCCEEDED', output: { approved: true } })),
+    );
+    expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 409)).toHaveLength(9);
+    const result = await task;
+    expect(result.status).toBe('SUCCEEDED');
+    expect((result.output as { review: unknown }).review).toEqual({ approved: true });
+    expect(eventOf(result, 'review')).toMatchObject({ status: 'SUCCEEDED', type: 'async' });
+    expect((await engine.callback({ id: 'nope_review', status: 'SUCCEEDED' })).status).toBe(404);
+    expect((await engine.callback({ id: item.id, status: 'DONE' })).status).toBe(400);
+  });
+
+  it('async work with an operator runs it as the worker (via lambda and via batch on the gpu)', async () => {
+    const yaml = `name: workers
+nodes:
+  begin: { type: start, next: [a, b] }
+  a: { type: async, via: lambda, operator: test/echo, input: { n: 1 }, next: done }
+  b: { type: async, via: batch, operator: test/echo, input: { n: 2 }, next: done }
+  done: { type: end }
+`;
+    const result = await run(yaml);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.traces.map((t) => t.resource).sort()).toEqual(['cpu', 'gpu']);
+    expect(eventOf(result, 'a').status).toBe('SUCCEEDED');
+  });
+
+  it('optimised and unoptimised plans give the same events, outputs and statuses', async () => {
+    const yaml = `name: same
+params: { mode: a }
+nodes:
+  begin: { type: start, next: r }
+  r:
+    type: router
+    routes: [{ when: "params.mode == 'a'", next: x }]
+    default: y
+  x: { type: sync, operator: test/echo, input: { v: 1 }, next: [p, q] }
+  y: { type: sync, operator: test/echo, input: { v: 2 }, next: [p, q] }
+  p: { type: sync, operator: test/echo, input: { v: 3 }, next: z }
+  q: { type: sync, operator: test/echo, input: { v: 4 }, next: z }
+  z: { type: sync, operator: test/echo, input: { p: $.nodes.p.echo, q: $.nodes.q.echo }, next: done }
+  done: { type: end, output: { z: $.nodes.z.echo } }
+`;
+    const optimized = await run(yaml, {}, true);
+    const plain = await run(yaml, {}, false);
+    expect(optimized.status).toBe(plain.status);
+    expect(optimized.output).toEqual(plain.output);
+    const shape = (r: TaskResult) => r.events.map((e) => `${e.node}:${e.status}:${e.attempts}`).sort();
+    expect(shape(optimized)).toEqual(shape(plain));
+  });
+});
