@@ -1,19 +1,26 @@
+import { runCompile } from '../lib/cli/compile.js';
+import { runGraph } from '../lib/cli/graph.js';
 import { type CommandIo, processIo } from '../lib/cli/io.js';
-import { CliIoError, USAGE, UsageError } from '../lib/cli/usage.js';
+import { runPlan } from '../lib/cli/plan.js';
 import { runRun } from '../lib/cli/run.js';
+import { CliIoError, USAGE, UsageError } from '../lib/cli/usage.js';
 import { runValidate } from '../lib/cli/validate.js';
 
 // The AWS SDK warns on Node 20 that future releases need Node 22; the CLI works on both, so that one
 // notice is kept off the user's screen. Every other warning prints as usual.
 process.removeAllListeners('warning');
 process.on('warning', (warning) => {
-  if (warning.name !== 'NodeVersionSupportWarning') process.stderr.write(`${warning.name}: ${warning.message}\n`);
+  if (warning.name !== 'NodeVersionSupportWarning')
+    process.stderr.write(`${warning.name}: ${warning.message}\n`);
 });
 
 type Command = (args: string[], io: CommandIo) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   validate: runValidate,
+  compile: runCompile,
+  plan: runPlan,
+  graph: runGraph,
   run: runRun,
 };
 

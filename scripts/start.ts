@@ -12,17 +12,26 @@ mkdirSync(resolve('.data', 'sample'), { recursive: true });
 await ensureSampleVideo(sample, { seconds: 40, width: 640, height: 360 });
 
 let output = '';
-const code = await main(['run', 'workflows/slice-transcode.yaml', '--input', JSON.stringify({ source: sample }), '--json'], {
-  stdout: (line) => {
-    output += line;
+const code = await main(
+  ['run', 'workflows/slice-transcode.yaml', '--input', JSON.stringify({ source: sample }), '--json'],
+  {
+    stdout: (line) => {
+      output += line;
+    },
+    stderr: (line) => process.stderr.write(`${line}\n`),
   },
-  stderr: (line) => process.stderr.write(`${line}\n`),
-});
+);
 if (code === 0) {
-  const result = JSON.parse(output) as { taskId: string; output: { merge?: { uri: string; durationSec: number } } };
+  const result = JSON.parse(output) as {
+    taskId: string;
+    output: { merge?: { uri: string; durationSec: number } };
+  };
   const merged = result.output.merge;
   process.stdout.write(`task ${result.taskId} SUCCEEDED\n`);
-  if (merged) process.stdout.write(`output video: ${fileURLToPath(merged.uri)} (${merged.durationSec.toFixed(2)} s; source ${sample})\n`);
+  if (merged)
+    process.stdout.write(
+      `output video: ${fileURLToPath(merged.uri)} (${merged.durationSec.toFixed(2)} s; source ${sample})\n`,
+    );
 } else {
   process.stderr.write(output ? `${output}\n` : '');
 }

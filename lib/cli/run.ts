@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
-import { formatDiagnostic, hasErrors, sortDiagnostics } from '../dag/diagnostics.js';
 import { compileWorkflowText, type PlanStrategy } from '../compiler/compile.js';
+import { formatDiagnostic, hasErrors, sortDiagnostics } from '../dag/diagnostics.js';
 import { EmbeddedEngine, type ProgressEvent, type TaskResult } from '../local/engine.js';
 import { readTextFile } from './files.js';
 import type { CommandIo } from './io.js';
@@ -24,7 +24,8 @@ export async function runRun(args: string[], io: CommandIo): Promise<number> {
   });
   const [file] = positionals;
   if (!file || positionals.length > 1) throw new UsageError('run takes one workflow FILE');
-  if (values.plan !== undefined && values.plan !== 'fastest' && values.plan !== 'cheapest') throw new UsageError('--plan is fastest or cheapest');
+  if (values.plan !== undefined && values.plan !== 'fastest' && values.plan !== 'cheapest')
+    throw new UsageError('--plan is fastest or cheapest');
   const input = parseInput(values.input);
   const operatorsDir = values.operators ?? 'functions/operators';
   const params = parseParams(values.param);
@@ -41,7 +42,10 @@ export async function runRun(args: string[], io: CommandIo): Promise<number> {
     if (hasErrors(compiled.diagnostics) || !compiled.asl) return 1;
 
     const stopReading = readCallbacksFromStdin(engine, io);
-    engine.emitWaiting = (item) => io.stderr(`waiting: ${item.id} (attempt ${item.attempt}) — send {"id": "${item.id}", "status": "SUCCEEDED", "output": {...}} as a line on stdin`);
+    engine.emitWaiting = (item) =>
+      io.stderr(
+        `waiting: ${item.id} (attempt ${item.attempt}) — send {"id": "${item.id}", "status": "SUCCEEDED", "output": {...}} as a line on stdin`,
+      );
     let result: TaskResult;
     try {
       result = await engine.runTask(compiled, input, { onProgress: (event) => reportProgress(event, io) });
@@ -50,7 +54,9 @@ export async function runRun(args: string[], io: CommandIo): Promise<number> {
     }
     if (values.json) io.stdout(JSON.stringify(result));
     else {
-      io.stderr(`task ${result.taskId} ${result.status} in ${result.stats.durationMs} ms (${result.stats.stateTransitions} state transitions)`);
+      io.stderr(
+        `task ${result.taskId} ${result.status} in ${result.stats.durationMs} ms (${result.stats.stateTransitions} state transitions)`,
+      );
       if (result.error) io.stderr(`error ${result.error.error}: ${result.error.cause}`);
       io.stdout(JSON.stringify(result.output ?? null, null, 2));
     }
@@ -102,7 +108,9 @@ function readCallbacksFromStdin(engine: EmbeddedEngine, io: CommandIo): () => vo
       io.stderr(`callback: 400 not JSON: ${line.slice(0, 80)}`);
       return;
     }
-    void engine.callback(body, Buffer.byteLength(line)).then((answer) => io.stderr(`callback: ${answer.status} ${answer.message}`));
+    void engine
+      .callback(body, Buffer.byteLength(line))
+      .then((answer) => io.stderr(`callback: ${answer.status} ${answer.message}`));
   });
   return () => {
     lines.close();

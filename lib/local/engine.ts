@@ -5,14 +5,26 @@ import './polyfill.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { parseReference } from '../dag/reference.js';
-import type { AsyncNode, ItemNode, WorkflowNode } from '../dag/schema.js';
 import type { CompileResult } from '../compiler/compile.js';
 import type { AslDefinition } from '../compiler/emit.js';
-import type { ExecutionPlan } from '../compiler/plan-types.js';
 import { allStates } from '../compiler/passes.js';
-import { answerForStoreError, type Callback, type CallbackAnswer, callbackError, parseCallback } from '../runtime/callbacks.js';
-import { errorInfo, type LogLine, OperatorFailedError, OperatorRuntime, silentLog } from '../runtime/operator-runtime.js';
+import type { ExecutionPlan } from '../compiler/plan-types.js';
+import { parseReference } from '../dag/reference.js';
+import type { AsyncNode, ItemNode, WorkflowNode } from '../dag/schema.js';
+import {
+  answerForStoreError,
+  type Callback,
+  type CallbackAnswer,
+  callbackError,
+  parseCallback,
+} from '../runtime/callbacks.js';
+import {
+  errorInfo,
+  type LogLine,
+  OperatorFailedError,
+  OperatorRuntime,
+  silentLog,
+} from '../runtime/operator-runtime.js';
 import { OperatorCatalog } from '../runtime/operators.js';
 import { runScript } from '../runtime/script.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../tracking/dynamo-store.js';
@@ -35,10 +47,33 @@ export interface EngineOptions {
 }
 
 export type ProgressEvent =
-  | { readonly type: 'node-started'; readonly taskId: string; readonly node: string; readonly nodeType: string }
-  | { readonly type: 'node-finished'; readonly taskId: string; readonly node: string; readonly status: string; readonly ms: number }
-  | { readonly type: 'segments'; readonly taskId: string; readonly node: string; readonly done: number; readonly total: number }
-  | { readonly type: 'waiting'; readonly taskId: string; readonly id: string; readonly attempt: number; readonly item: WorkItem };
+  | {
+      readonly type: 'node-started';
+      readonly taskId: string;
+      readonly node: string;
+      readonly nodeType: string;
+    }
+  | {
+      readonly type: 'node-finished';
+      readonly taskId: string;
+      readonly node: string;
+      readonly status: string;
+      readonly ms: number;
+    }
+  | {
+      readonly type: 'segments';
+      readonly taskId: string;
+      readonly node: string;
+      readonly done: number;
+      readonly total: number;
+    }
+  | {
+      readonly type: 'waiting';
+      readonly taskId: string;
+      readonly id: string;
+      readonly attempt: number;
+      readonly item: WorkItem;
+    };
 
 /** A work item of dag-spec §7. */
 export interface WorkItem {
@@ -56,8 +91,22 @@ export interface TaskResult {
   readonly status: TaskRecord['status'];
   readonly output?: unknown;
   readonly error?: { error: string; cause: string };
-  readonly events: { eventId: string; node: string; type: string; status: string; attempts: number; startedAt: string; endedAt?: string }[];
-  readonly segments: { segmentId: string; eventId: string; order: number; status: string; attempts: number }[];
+  readonly events: {
+    eventId: string;
+    node: string;
+    type: string;
+    status: string;
+    attempts: number;
+    startedAt: string;
+    endedAt?: string;
+  }[];
+  readonly segments: {
+    segmentId: string;
+    eventId: string;
+    order: number;
+    status: string;
+    attempts: number;
+  }[];
   readonly traces: TraceRecord[];
   readonly stats: { stateTransitions: number; durationMs: number };
 }
@@ -107,12 +156,16 @@ export class EmbeddedEngine {
 
   static async start(options: EngineOptions = {}): Promise<EmbeddedEngine> {
     const dynamo = await startLocalDynamo(options.dataDir ? { path: join(options.dataDir, 'dynamodb') } : {});
-    const store = new DynamoTrackingStore({ documentClient: createTrackingDocumentClient(dynamo.client), tableNames: dynamo.tableNames });
+    const store = new DynamoTrackingStore({
+      documentClient: createTrackingDocumentClient(dynamo.client),
+      tableNames: dynamo.tableNames,
+    });
     return new EmbeddedEngine(store, dynamo, options);
   }
 
   async close(): Promise<void> {
-    for (const waiter of this.waiters.values()) waiter.reject(new OperatorFailedError('EngineStopped', 'The embedded engine stopped.'));
+    for (const waiter of this.waiters.values())
+      waiter.reject(new OperatorFailedError('EngineStopped', 'The embedded engine stopped.'));
     this.waiters.clear();
     await this.dynamo.close();
   }
@@ -130,9 +183,15 @@ export class EmbeddedEngine {
     const attempts = new Map<string, number>();
     const itemTotals = new Map<string, number>();
     const handlers = this.handlersFor(prepared, task, attempts, itemTotals, progress);
-    const retryOverrides = this.options.retryDelayMs === undefined ? undefined : Object.fromEntries(Object.keys(handlers).map((name) => [name, this.options.retryDelayMs!]));
+    const retryOverrides =
+      this.options.retryDelayMs === undefined
+        ? undefined
+        : Object.fromEntries(Object.keys(handlers).map((name) => [name, this.options.retryDelayMs!]));
     const execution = prepared.machine.run(context as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, ...(retryOverrides ? { retryIntervalOverrides: retryOverrides } : {}) },
+      overrides: {
+        taskResourceLocalHandlers: handlers as never,
+        ...(retryOverrides ? { retryIntervalOverrides: retryOverrides } : {}),
+      },
       // $$.Task.Token and $$.State.RetryCount do not resolve locally: tokens are minted by the async
       // binding, attempts counted per state and item.
       context: { Task: { Token: 'minted-by-the-engine' }, State: { RetryCount: 0 } },
@@ -150,8 +209,16 @@ export class EmbeddedEngine {
       error = cause?.name ? { error: aslErrorName(cause), cause: cause.message ?? '' } : errorInfo(failure);
     }
     const stateTransitions = await transitions;
-    await this.store.updateTaskStatus({ taskId, status, ...(output === undefined ? {} : { output }), ...(error ? { error } : {}) });
-    return this.result(taskId, workflow, status, output, error, { stateTransitions, durationMs: Date.now() - started });
+    await this.store.updateTaskStatus({
+      taskId,
+      status,
+      ...(output === undefined ? {} : { output }),
+      ...(error ? { error } : {}),
+    });
+    return this.result(taskId, workflow, status, output, error, {
+      stateTransitions,
+      durationMs: Date.now() - started,
+    });
   }
 
   /**
@@ -164,14 +231,24 @@ export class EmbeddedEngine {
     const callback = parsed.callback;
     try {
       if (callback.status === 'HEARTBEAT') {
-        await this.store.heartbeatWork({ workId: callback.id, ...(callback.attempt ? { attempt: callback.attempt } : {}) });
+        await this.store.heartbeatWork({
+          workId: callback.id,
+          ...(callback.attempt ? { attempt: callback.attempt } : {}),
+        });
         return { status: 202, message: 'Heartbeat recorded.' };
       }
-      const claimed = await this.store.claimWork({ workId: callback.id, ...(callback.attempt ? { attempt: callback.attempt } : {}) });
+      const claimed = await this.store.claimWork({
+        workId: callback.id,
+        ...(callback.attempt ? { attempt: callback.attempt } : {}),
+      });
       await this.finishWaitingWork(callback, claimed.attempt);
       const waiter = this.waiters.get(claimed.taskToken);
       this.waiters.delete(claimed.taskToken);
-      if (!waiter) return { status: 410, message: `Work '${callback.id}' is no longer waiting in this engine (it was restarted).` };
+      if (!waiter)
+        return {
+          status: 410,
+          message: `Work '${callback.id}' is no longer waiting in this engine (it was restarted).`,
+        };
       if (callback.status === 'SUCCEEDED') waiter.resolve(callback.output ?? null);
       else {
         const { error, cause } = callbackError(callback);
@@ -189,8 +266,16 @@ export class EmbeddedEngine {
       callback.status === 'SUCCEEDED'
         ? { status: 'SUCCEEDED' as const, output: callback.output ?? null }
         : { status: 'FAILED' as const, error: callbackError(callback) };
-    if (work.order === undefined) await this.store.finishEvent({ taskId: work.taskId, node: work.node, attempt, ...result });
-    else await this.store.finishSegment({ taskId: work.taskId, node: work.node, order: work.order, attempt, ...result });
+    if (work.order === undefined)
+      await this.store.finishEvent({ taskId: work.taskId, node: work.node, attempt, ...result });
+    else
+      await this.store.finishSegment({
+        taskId: work.taskId,
+        node: work.node,
+        order: work.order,
+        attempt,
+        ...result,
+      });
   }
 
   private prepare(compiled: CompileResult): Prepared {
@@ -201,12 +286,16 @@ export class EmbeddedEngine {
     if (existing) return existing;
     const reporting = new Map<string, { node: string; type: WorkflowNode['type'] }>();
     for (const state of allStates(plan)) {
-      if (state.kind === 'choice' || state.kind === 'end' || state.kind === 'map') reporting.set(state.name, { node: state.node, type: plan.dag.nodes.get(state.node)!.type });
+      if (state.kind === 'choice' || state.kind === 'end' || state.kind === 'map')
+        reporting.set(state.name, { node: state.node, type: plan.dag.nodes.get(state.node)!.type });
       if (state.kind === 'pass' && state.node) reporting.set(state.name, { node: state.node, type: 'start' });
-      if (state.kind === 'task' && plan.dag.nodes.get(state.nodes[0]!)?.type === 'callback') reporting.set(state.name, { node: state.nodes[0]!, type: 'callback' });
+      if (state.kind === 'task' && plan.dag.nodes.get(state.nodes[0]!)?.type === 'callback')
+        reporting.set(state.name, { node: state.nodes[0]!, type: 'callback' });
     }
     // Built once per definition: the constructor validates, which costs tens of milliseconds.
-    const machine = new StateMachine(asl as never, { validationOptions: { checkArn: true, checkPaths: true } });
+    const machine = new StateMachine(asl as never, {
+      validationOptions: { checkArn: true, checkPaths: true },
+    });
     const result: Prepared = { plan, asl, machine, reporting };
     this.prepared.set(plan, result);
     return result;
@@ -231,21 +320,36 @@ export class EmbeddedEngine {
       if (state.kind === 'task') {
         const name = state.nodes[0]!;
         const node = plan.dag.nodes.get(name)!;
-        handlers[state.name] = (input) => this.runNodeTask(name, node, input as TaskInput, task, nextAttempt(name));
+        handlers[state.name] = (input) =>
+          this.runNodeTask(name, node, input as TaskInput, task, nextAttempt(name));
       } else if (state.kind === 'map') {
         const parallel = plan.dag.nodes.get(state.node)!;
         if (parallel.type !== 'parallel') continue;
         handlers[state.itemState] = async (input) => {
           const order = (input as TaskInput).segment?.order ?? 0;
           try {
-            return await this.runNodeTask(state.node, parallel.node, input as TaskInput, task, nextAttempt(`${state.node}#${order}`), order);
+            return await this.runNodeTask(
+              state.node,
+              parallel.node,
+              input as TaskInput,
+              task,
+              nextAttempt(`${state.node}#${order}`),
+              order,
+            );
           } finally {
             const done = (segmentsDone.get(state.node) ?? 0) + 1;
             segmentsDone.set(state.node, done);
-            progress({ type: 'segments', taskId: task.id, node: state.node, done, total: itemTotals.get(state.node) ?? -1 });
+            progress({
+              type: 'segments',
+              taskId: task.id,
+              node: state.node,
+              done,
+              total: itemTotals.get(state.node) ?? -1,
+            });
           }
         };
-        if (state.toleranceState) handlers[state.toleranceState] = async (input) => checkTolerance(input as ToleranceInput);
+        if (state.toleranceState)
+          handlers[state.toleranceState] = async (input) => checkTolerance(input as ToleranceInput);
       }
     }
     return handlers;
@@ -263,17 +367,38 @@ export class EmbeddedEngine {
     switch (node.type) {
       case 'sync':
         return this.runtime.run(
-          { task, node: name, nodeType: order === undefined ? 'sync' : 'parallel', order, attempt, input: input.input },
+          {
+            task,
+            node: name,
+            nodeType: order === undefined ? 'sync' : 'parallel',
+            order,
+            attempt,
+            input: input.input,
+          },
           async (event) => (await this.catalog.load(node.operator))(event),
         );
       case 'script': {
         const script = input as ScriptInput;
-        return this.runtime.run({ task, node: name, nodeType: 'script', order, attempt, input: script.context }, () =>
-          runScript({ language: script.language, source: script.source, context: script.context, timeoutMs: script.timeoutMs }),
+        return this.runtime.run(
+          { task, node: name, nodeType: 'script', order, attempt, input: script.context },
+          () =>
+            runScript({
+              language: script.language,
+              source: script.source,
+              context: script.context,
+              timeoutMs: script.timeoutMs,
+            }),
         );
       }
       case 'async':
-        return this.dispatchAsync(name, node, (input as unknown as { Payload: AsyncPayload }).Payload, task, attempt, order);
+        return this.dispatchAsync(
+          name,
+          node,
+          (input as unknown as { Payload: AsyncPayload }).Payload,
+          task,
+          attempt,
+          order,
+        );
       case 'callback':
         return this.sendCallback(input as unknown as CallbackInput);
       default:
@@ -291,7 +416,8 @@ export class EmbeddedEngine {
   ): Promise<unknown> {
     const eventId = eventIdOf(task.id, name);
     const workId = order === undefined ? eventId : segmentIdOf(eventId, order);
-    if (order === undefined) await this.store.startEvent({ taskId: task.id, node: name, type: 'async', attempt });
+    if (order === undefined)
+      await this.store.startEvent({ taskId: task.id, node: name, type: 'async', attempt });
     else await this.store.startSegment({ taskId: task.id, node: name, order, attempt });
     const token = `local-${randomUUID()}`;
     const resumed = new Promise<unknown>((resolve, reject) => this.waiters.set(token, { resolve, reject }));
@@ -318,7 +444,12 @@ export class EmbeddedEngine {
       this.queues.send(queue, item);
       if (node.operator === undefined) this.emitWaiting?.(item);
     } else {
-      void this.work(item, node.operator!, via === 'batch' ? 'gpu' : 'cpu', order === undefined ? 'async' : 'parallel');
+      void this.work(
+        item,
+        node.operator!,
+        via === 'batch' ? 'gpu' : 'cpu',
+        order === undefined ? 'async' : 'parallel',
+      );
     }
     return resumed;
   }
@@ -336,14 +467,33 @@ export class EmbeddedEngine {
   }
 
   /** The worker side of async work: runs the operator, then answers through the callback path. */
-  private async work(item: WorkItem, operator: string, resource: 'cpu' | 'gpu', nodeType: 'async' | 'parallel'): Promise<void> {
+  private async work(
+    item: WorkItem,
+    operator: string,
+    resource: 'cpu' | 'gpu',
+    nodeType: 'async' | 'parallel',
+  ): Promise<void> {
     const release = resource === 'gpu' ? await this.acquireGpu() : () => {};
     try {
       const output = await this.runtime.run(
-        { task: item.task, node: item.node.name, nodeType, order: item.segment?.order, attempt: item.attempt, input: item.input, resource, recordWork: false },
+        {
+          task: item.task,
+          node: item.node.name,
+          nodeType,
+          order: item.segment?.order,
+          attempt: item.attempt,
+          input: item.input,
+          resource,
+          recordWork: false,
+        },
         async (event) => (await this.catalog.load(operator))(event),
       );
-      await this.callback({ id: item.id, attempt: item.attempt, status: 'SUCCEEDED', output: output as never });
+      await this.callback({
+        id: item.id,
+        attempt: item.attempt,
+        status: 'SUCCEEDED',
+        output: output as never,
+      });
     } catch (error) {
       await this.callback({ id: item.id, attempt: item.attempt, status: 'FAILED', error: errorInfo(error) });
     } finally {
@@ -363,7 +513,13 @@ export class EmbeddedEngine {
 
   private async sendCallback(input: CallbackInput): Promise<unknown> {
     if ('Entries' in input) {
-      for (const entry of input.Entries) this.bus.put({ source: entry.Source, detailType: entry.DetailType, detail: entry.Detail, bus: entry.EventBusName });
+      for (const entry of input.Entries)
+        this.bus.put({
+          source: entry.Source,
+          detailType: entry.DetailType,
+          detail: entry.Detail,
+          bus: entry.EventBusName,
+        });
       return { Entries: input.Entries.map(() => ({ EventId: randomUUID() })) };
     }
     if ('QueueUrl' in input) {
@@ -376,7 +532,11 @@ export class EmbeddedEngine {
       body: JSON.stringify(input.body ?? null),
       signal: AbortSignal.timeout(30_000),
     });
-    if (!response.ok) throw new OperatorFailedError('CallbackHttpError', `${input.method} ${input.url} answered ${response.status}`);
+    if (!response.ok)
+      throw new OperatorFailedError(
+        'CallbackHttpError',
+        `${input.method} ${input.url} answered ${response.status}`,
+      );
     return { status: response.status };
   }
 
@@ -391,16 +551,36 @@ export class EmbeddedEngine {
     let transitions = 0;
     const enteredAt = new Map<string, number>();
     const decidedBy = new Map<string, string[]>();
-    for (const [router, target] of prepared.plan.decidedRouters) decidedBy.set(target, [...(decidedBy.get(target) ?? []), router]);
-    const record = async (node: string, type: WorkflowNode['type'], status: 'SUCCEEDED' | 'FAILED', error?: { error: string; cause: string }) => {
+    for (const [router, target] of prepared.plan.decidedRouters)
+      decidedBy.set(target, [...(decidedBy.get(target) ?? []), router]);
+    const record = async (
+      node: string,
+      type: WorkflowNode['type'],
+      status: 'SUCCEEDED' | 'FAILED',
+      error?: { error: string; cause: string },
+    ) => {
       await this.store.startEvent({ taskId: task.id, node, type, attempt: 1 });
-      await this.store.finishEvent({ taskId: task.id, node, attempt: 1, status, ...(error ? { error } : {}) });
+      await this.store.finishEvent({
+        taskId: task.id,
+        node,
+        attempt: 1,
+        status,
+        ...(error ? { error } : {}),
+      });
     };
     const start = prepared.plan.dag.start;
-    if (![...prepared.reporting.values()].some((r) => r.node === start)) await record(start, 'start', 'SUCCEEDED');
+    if (![...prepared.reporting.values()].some((r) => r.node === start))
+      await record(start, 'start', 'SUCCEEDED');
     for await (const raw of events) {
-      const event = raw as { type: string; state?: { name: string; type: string; input?: unknown }; Error?: string; Cause?: unknown; timestamp: number };
-      if (event.type !== 'StateEntered' && event.type !== 'StateExited' && event.type !== 'StateFailed') continue;
+      const event = raw as {
+        type: string;
+        state?: { name: string; type: string; input?: unknown };
+        Error?: string;
+        Cause?: unknown;
+        timestamp: number;
+      };
+      if (event.type !== 'StateEntered' && event.type !== 'StateExited' && event.type !== 'StateFailed')
+        continue;
       const name = event.state!.name;
       if (event.type === 'StateEntered') {
         transitions++;
@@ -408,12 +588,24 @@ export class EmbeddedEngine {
         for (const router of decidedBy.get(name) ?? []) await record(router, 'router', 'SUCCEEDED');
         if (event.state!.type === 'Map') itemTotals.set(name, itemCount(prepared, name, event.state!.input));
         const reported = prepared.reporting.get(name) ?? this.operatorNodeOf(prepared, name);
-        if (reported) progress({ type: 'node-started', taskId: task.id, node: reported.node, nodeType: reported.type });
+        if (reported)
+          progress({ type: 'node-started', taskId: task.id, node: reported.node, nodeType: reported.type });
       }
       const reported = prepared.reporting.get(name);
       if (event.type === 'StateEntered' && reported) {
-        await this.store.startEvent({ taskId: task.id, node: reported.node, type: reported.type, attempt: 1 });
-        if (reported.type === 'end' || reported.type === 'start') await this.store.finishEvent({ taskId: task.id, node: reported.node, attempt: 1, status: 'SUCCEEDED' });
+        await this.store.startEvent({
+          taskId: task.id,
+          node: reported.node,
+          type: reported.type,
+          attempt: 1,
+        });
+        if (reported.type === 'end' || reported.type === 'start')
+          await this.store.finishEvent({
+            taskId: task.id,
+            node: reported.node,
+            attempt: 1,
+            status: 'SUCCEEDED',
+          });
       }
       if (event.type === 'StateExited' || event.type === 'StateFailed') {
         const status = event.type === 'StateExited' ? 'SUCCEEDED' : 'FAILED';
@@ -423,19 +615,33 @@ export class EmbeddedEngine {
             node: reported.node,
             attempt: 1,
             status,
-            ...(status === 'FAILED' ? { error: { error: event.Error ?? 'States.TaskFailed', cause: String(event.Cause ?? '') } } : {}),
+            ...(status === 'FAILED'
+              ? { error: { error: event.Error ?? 'States.TaskFailed', cause: String(event.Cause ?? '') } }
+              : {}),
           });
         }
         const owner = reported ?? this.operatorNodeOf(prepared, name);
-        if (owner) progress({ type: 'node-finished', taskId: task.id, node: owner.node, status, ms: event.timestamp - (enteredAt.get(name) ?? event.timestamp) });
+        if (owner)
+          progress({
+            type: 'node-finished',
+            taskId: task.id,
+            node: owner.node,
+            status,
+            ms: event.timestamp - (enteredAt.get(name) ?? event.timestamp),
+          });
       }
     }
     return transitions;
   }
 
-  private operatorNodeOf(prepared: Prepared, stateName: string): { node: string; type: WorkflowNode['type'] } | undefined {
+  private operatorNodeOf(
+    prepared: Prepared,
+    stateName: string,
+  ): { node: string; type: WorkflowNode['type'] } | undefined {
     const node = prepared.plan.dag.nodes.get(stateName);
-    return node && (node.type === 'sync' || node.type === 'async' || node.type === 'script') ? { node: stateName, type: node.type } : undefined;
+    return node && (node.type === 'sync' || node.type === 'async' || node.type === 'script')
+      ? { node: stateName, type: node.type }
+      : undefined;
   }
 
   private async result(
@@ -446,7 +652,11 @@ export class EmbeddedEngine {
     error: { error: string; cause: string } | undefined,
     stats: { stateTransitions: number; durationMs: number },
   ): Promise<TaskResult> {
-    const [events, segments, traces] = await Promise.all([this.store.getEvents(taskId), this.store.getSegments(taskId), this.store.getTraces(taskId)]);
+    const [events, segments, traces] = await Promise.all([
+      this.store.getEvents(taskId),
+      this.store.getSegments(taskId),
+      this.store.getTraces(taskId),
+    ]);
     return {
       taskId,
       workflow,
@@ -462,7 +672,13 @@ export class EmbeddedEngine {
         startedAt: e.startedAt,
         ...(e.endedAt ? { endedAt: e.endedAt } : {}),
       })),
-      segments: segments.map((s) => ({ segmentId: s.segmentId, eventId: s.eventId, order: s.order, status: s.status, attempts: s.attempts })),
+      segments: segments.map((s) => ({
+        segmentId: s.segmentId,
+        eventId: s.eventId,
+        order: s.order,
+        status: s.status,
+        attempts: s.attempts,
+      })),
       traces,
       stats,
     };
@@ -523,7 +739,8 @@ function itemCount(prepared: Prepared, mapState: string, input: unknown): number
   const parsed = parseReference(node.items);
   if (!parsed.ok) return -1;
   let value: unknown = input;
-  for (const segment of parsed.segments) value = (value as Record<string | number, unknown> | null)?.[segment];
+  for (const segment of parsed.segments)
+    value = (value as Record<string | number, unknown> | null)?.[segment];
   return Array.isArray(value) ? value.length : -1;
 }
 

@@ -11,7 +11,9 @@ export const CallbackSchema = z.strictObject({
   attempt: z.number().int().min(1).optional(),
   status: z.enum(['SUCCEEDED', 'FAILED', 'HEARTBEAT']),
   output: z.json().optional(),
-  error: z.union([z.strictObject({ error: z.string(), cause: z.string().optional() }), z.string()]).optional(),
+  error: z
+    .union([z.strictObject({ error: z.string(), cause: z.string().optional() }), z.string()])
+    .optional(),
 });
 
 export type Callback = z.infer<typeof CallbackSchema>;
@@ -21,7 +23,9 @@ export interface CallbackAnswer {
   readonly message: string;
 }
 
-export type ParsedCallback = { readonly ok: true; readonly callback: Callback } | { readonly ok: false; readonly answer: CallbackAnswer };
+export type ParsedCallback =
+  | { readonly ok: true; readonly callback: Callback }
+  | { readonly ok: false; readonly answer: CallbackAnswer };
 
 /** Malformed is 400 and over 256 KiB is 413, before anything is looked up. */
 export function parseCallback(body: unknown, rawBytes?: number): ParsedCallback {
@@ -30,10 +34,22 @@ export function parseCallback(body: unknown, rawBytes?: number): ParsedCallback 
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at '${issue.path.join('.')}'` : '';
-    return { ok: false, answer: { status: 400, message: `Malformed callback${where}: ${issue?.message ?? 'invalid'}. Send {id, attempt?, status: SUCCEEDED|FAILED|HEARTBEAT, output?, error?}.` } };
+    return {
+      ok: false,
+      answer: {
+        status: 400,
+        message: `Malformed callback${where}: ${issue?.message ?? 'invalid'}. Send {id, attempt?, status: SUCCEEDED|FAILED|HEARTBEAT, output?, error?}.`,
+      },
+    };
   }
   if (bytes > MAX_CALLBACK_BYTES) {
-    return { ok: false, answer: { status: 413, message: `Callback is ${bytes} bytes; the limit is ${MAX_CALLBACK_BYTES}. Put large output in the object store and send its URI.` } };
+    return {
+      ok: false,
+      answer: {
+        status: 413,
+        message: `Callback is ${bytes} bytes; the limit is ${MAX_CALLBACK_BYTES}. Put large output in the object store and send its URI.`,
+      },
+    };
   }
   return { ok: true, callback: parsed.data };
 }
@@ -49,7 +65,8 @@ export function answerForStoreError(error: unknown): CallbackAnswer {
 /** A FAILED callback's error as `{error, cause}`. */
 export function callbackError(callback: Callback): { error: string; cause: string } {
   const e = callback.error;
-  if (e === undefined) return { error: 'CallbackFailed', cause: 'The worker reported a failure without details.' };
+  if (e === undefined)
+    return { error: 'CallbackFailed', cause: 'The worker reported a failure without details.' };
   if (typeof e === 'string') return { error: 'CallbackFailed', cause: e };
   return { error: e.error, cause: e.cause ?? '' };
 }

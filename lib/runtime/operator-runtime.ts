@@ -1,8 +1,9 @@
 // Wraps every operator and script invocation, locally and (the same code) in a Lambda: builds the
 // operator event of dag-spec §8, records the event or segment and one trace per attempt, logs one
 // JSON line, and turns a throw into a named error the state machine's Retry/Catch can see.
-import type { NodeType, TraceRecord, TraceResource } from '../tracking/records.js';
+
 import { eventIdOf, newTraceId, segmentIdOf } from '../tracking/ids.js';
+import type { NodeType, TraceRecord, TraceResource } from '../tracking/records.js';
 import type { TrackingStore } from '../tracking/store.js';
 import type { OperatorEvent } from './operators.js';
 
@@ -104,7 +105,11 @@ export class OperatorRuntime {
     else await this.store.startSegment({ taskId: task.id, node, order, attempt });
   }
 
-  private async finishWork(invocation: Invocation, failure: { error: string; cause: string } | undefined, output: unknown): Promise<void> {
+  private async finishWork(
+    invocation: Invocation,
+    failure: { error: string; cause: string } | undefined,
+    output: unknown,
+  ): Promise<void> {
     const { task, node, order, attempt } = invocation;
     const result = failure
       ? { status: 'FAILED' as const, error: failure }

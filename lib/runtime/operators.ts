@@ -51,10 +51,17 @@ export class OperatorCatalog {
 
   private async import(operator: string): Promise<OperatorHandler> {
     const file = findOperatorModule(this.folder, operator);
-    if (!file) throw new OperatorNotFoundError(`Operator '${operator}' has no module under ${this.folder} (.ts, .mts, .js, .mjs).`);
-    const module = (await import(pathToFileURL(file).href)) as { handler?: unknown; default?: { handler?: unknown } };
+    if (!file)
+      throw new OperatorNotFoundError(
+        `Operator '${operator}' has no module under ${this.folder} (.ts, .mts, .js, .mjs).`,
+      );
+    const module = (await import(pathToFileURL(file).href)) as {
+      handler?: unknown;
+      default?: { handler?: unknown };
+    };
     const handler = module.handler ?? module.default?.handler;
-    if (typeof handler !== 'function') throw new OperatorNotFoundError(`Operator module ${file} does not export a handler(event) function.`);
+    if (typeof handler !== 'function')
+      throw new OperatorNotFoundError(`Operator module ${file} does not export a handler(event) function.`);
     return handler as OperatorHandler;
   }
 }

@@ -15,7 +15,11 @@ afterAll(async () => {
 });
 
 function compile(yaml: string, params: Record<string, unknown> = {}, optimize = true) {
-  const compiled = compileWorkflowText(yaml, { params, optimize, operatorExists: (op) => engine.catalog.has(op) });
+  const compiled = compileWorkflowText(yaml, {
+    params,
+    optimize,
+    operatorExists: (op) => engine.catalog.has(op),
+  });
   expect(compiled.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
   return compiled;
 }
@@ -84,7 +88,8 @@ nodes:
       const ran = result.events.map((e) => e.node);
       expect(ran).toContain(expected);
       expect(ran).toContain('r');
-      for (const branch of ['big', 'clip', 'other'].filter((b) => b !== expected)) expect(ran).not.toContain(branch);
+      for (const branch of ['big', 'clip', 'other'].filter((b) => b !== expected))
+        expect(ran).not.toContain(branch);
     });
 
     it('a router decided by params still has its event', async () => {
@@ -121,7 +126,13 @@ nodes:
     const result = await run(yaml);
     expect(result.status).toBe('SUCCEEDED');
     const out = result.output as Record<string, { startedAt: number; endedAt: number }>;
-    const edges = [['a', 'c'], ['a', 'd'], ['b', 'd'], ['c', 'e'], ['d', 'e']] as const;
+    const edges = [
+      ['a', 'c'],
+      ['a', 'd'],
+      ['b', 'd'],
+      ['c', 'e'],
+      ['d', 'e'],
+    ] as const;
     for (const [from, to] of edges) expect(out[to]!.startedAt).toBeGreaterThanOrEqual(out[from]!.endedAt);
   });
 
@@ -143,7 +154,9 @@ nodes:
     expect(outputs.map((o) => o.value)).toEqual(items.map((i) => i * 2));
     expect(result.segments).toHaveLength(100);
     const eventId = `${result.taskId}_each`;
-    expect(result.segments.map((s) => s.segmentId).sort()).toEqual(items.map((i) => `${eventId}_${i}`).sort());
+    expect(result.segments.map((s) => s.segmentId).sort()).toEqual(
+      items.map((i) => `${eventId}_${i}`).sort(),
+    );
     expect(result.segments.every((s) => s.status === 'SUCCEEDED' && s.eventId === eventId)).toBe(true);
     expect(result.traces.filter((t) => t.segmentId !== undefined)).toHaveLength(100);
     expect(eventOf(result, 'each')).toMatchObject({ type: 'parallel', status: 'SUCCEEDED', attempts: 1 });
@@ -165,7 +178,8 @@ nodes:
     expect(result.status).toBe('SUCCEEDED');
     const spans = (result.output as { each: { startedAt: number; endedAt: number }[] }).each;
     let peak = 0;
-    for (const s of spans) peak = Math.max(peak, spans.filter((o) => o.startedAt < s.endedAt && s.startedAt < o.endedAt).length);
+    for (const s of spans)
+      peak = Math.max(peak, spans.filter((o) => o.startedAt < s.endedAt && s.startedAt < o.endedAt).length);
     expect(peak).toBeLessThanOrEqual(2);
   });
 
@@ -197,7 +211,9 @@ nodes:
 `;
     const result = await run(yaml);
     expect(result.status).toBe('SUCCEEDED');
-    expect((result.output as { recover: { echo: unknown } }).recover.echo).toEqual({ why: { error: 'Boom', cause: 'it broke' } });
+    expect((result.output as { recover: { echo: unknown } }).recover.echo).toEqual({
+      why: { error: 'Boom', cause: 'it broke' },
+    });
     expect(eventOf(result, 'risky').status).toBe('FAILED');
     expect(eventOf(result, 'recover').status).toBe('SUCCEEDED');
   });
@@ -276,7 +292,9 @@ nodes:
     expect(event?.status).toBe('WAITING');
     expect(JSON.stringify(event)).not.toContain('local-');
     const answers = await Promise.all(
-      Array.from({ length: 10 }, () => engine.callback({ id: item.id, status: 'SUCCEEDED', output: { approved: true } })),
+      Array.from({ length: 10 }, () =>
+        engine.callback({ id: item.id, status: 'SUCCEEDED', output: { approved: true } }),
+      ),
     );
     expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
     expect(answers.filter((a) => a.status === 409)).toHaveLength(9);
