@@ -22,6 +22,8 @@ export async function runRun(args: string[], io: CommandIo): Promise<number> {
     data: { type: 'string' },
     report: { type: 'string' },
   });
+  if (values.report !== undefined)
+    throw new UsageError('--report (an HTML report of the run) is not available yet; use --json');
   const [file] = positionals;
   if (!file || positionals.length > 1) throw new UsageError('run takes one workflow FILE');
   if (values.plan !== undefined && values.plan !== 'fastest' && values.plan !== 'cheapest')

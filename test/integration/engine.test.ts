@@ -1,5 +1,7 @@
 // The embedded engine end to end on small test operators: real aws-local-stepfunctions, real
 // dynalite, real runtime. Each test compiles a workflow and runs one task.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileWorkflowText } from '../../lib/compiler/compile.js';
 import { EmbeddedEngine, type TaskResult, type WorkItem } from '../../lib/local/engine.js';
@@ -318,6 +320,74 @@ nodes:
     expect(result.status).toBe('SUCCEEDED');
     expect(result.traces.map((t) => t.resource).sort()).toEqual(['cpu', 'gpu']);
     expect(eventOf(result, 'a').status).toBe('SUCCEEDED');
+  });
+
+  it.each([
+    [30, 'SUCCEEDED'],
+    [20, 'FAILED'],
+  ])(
+    'with toleratedFailurePercentage %i one failed item of four gives %s; failed items are null',
+    async (percentage, status) => {
+      const yaml = `name: tolerant
+nodes:
+  begin: { type: start, next: each }
+  each:
+    type: parallel
+    items: $.input.items
+    toleratedFailurePercentage: ${percentage}
+    node: { type: sync, operator: test/double, input: { item: $.item, failOn: [3] } }
+    next: done
+  done: { type: end }
+`;
+      const result = await run(yaml, { items: [1, 2, 3, 4] });
+      expect(result.status).toBe(status);
+      if (status === 'SUCCEEDED') {
+        expect((result.output as { each: unknown[] }).each).toEqual([
+          { value: 2, order: 0 },
+          { value: 4, order: 1 },
+          null,
+          { value: 8, order: 3 },
+        ]);
+      } else {
+        expect(result.error?.error).toBe('ToleratedFailureExceeded');
+      }
+      expect(result.segments.filter((s) => s.status === 'FAILED')).toHaveLength(1);
+    },
+  );
+
+  it('an http callback node posts its payload to the URL', async () => {
+    const received: unknown[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        received.push({ method: req.method, body: JSON.parse(body) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const yaml = `name: hooked
+nodes:
+  begin: { type: start, next: tell }
+  tell:
+    type: callback
+    target: { kind: http, url: "http://127.0.0.1:${port}/hook", method: PUT }
+    payload: { taskId: $.task.id, x: $.input.x }
+    next: done
+  done: { type: end }
+`;
+      const result = await run(yaml, { x: 42 });
+      expect(result.status).toBe('SUCCEEDED');
+      expect(received).toEqual([{ method: 'PUT', body: { taskId: result.taskId, x: 42 } }]);
+      expect(result.traces).toHaveLength(0);
+      expect(eventOf(result, 'tell')).toMatchObject({ type: 'callback', status: 'SUCCEEDED' });
+    } finally {
+      server.close();
+    }
   });
 
   it('optimised and unoptimised plans give the same events, outputs and statuses', async () => {
