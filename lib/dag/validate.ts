@@ -550,7 +550,8 @@ class WorkflowChecker {
 
     const start = starts[0];
     const reachable = start === undefined ? new Set<string>() : reachableFrom([start], successors);
-    if (start !== undefined) {
+    // With a broken edge, what looks unreachable is most likely behind it: that fault is reported.
+    if (start !== undefined && !brokenEdges) {
       for (const name of known) {
         if (reachable.has(name) || this.nodeTypes.get(name) === 'start') continue;
         this.report(

@@ -51,7 +51,7 @@ describe('dag validate', () => {
     const result = await dag('validate', file);
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
-      `${file}:4:51: error UNKNOWN_NODE: Node 'work' names unknown next node 'dnoe'. Did you mean 'done'?`,
+      `${file}:4:52: error UNKNOWN_NODE: Node 'work' names unknown next node 'dnoe'. Did you mean 'done'?`,
     );
   });
 
@@ -68,7 +68,7 @@ describe('dag validate', () => {
           message: "Node 'work' names unknown next node 'dnoe'. Did you mean 'done'?",
           node: 'work',
           line: 4,
-          column: 51,
+          column: 52,
         },
       ],
     });
