@@ -4,6 +4,7 @@ import { parseWorkflowSource } from '../dag/parse.js';
 import { type ValidatedDag, type ValidateOptions, validateWorkflow } from '../dag/validate.js';
 import { placeholderBindings, type ResourceBindings } from './bindings.js';
 import { type AslDefinition, emitAsl, TemplateNotExpressibleError } from './emit.js';
+import { limitDiagnostics } from './limits.js';
 import { OPTIMIZATION_PASSES, runPasses } from './passes.js';
 import { planWorkflow } from './plan.js';
 import type { ExecutionPlan } from './plan-types.js';
@@ -23,9 +24,6 @@ export interface CompileResult {
   readonly plan?: ExecutionPlan;
   readonly asl?: AslDefinition;
 }
-
-/** Step Functions' limit on a state machine definition. */
-export const MAX_DEFINITION_BYTES = 1_048_576;
 
 export function compileWorkflowText(text: string, options: CompileOptions = {}): CompileResult {
   const validation = validateWorkflow(parseWorkflowSource(text), options);
@@ -54,13 +52,6 @@ export function compileValidated(
     });
     return { diagnostics, dag, plan };
   }
-  const bytes = Buffer.byteLength(JSON.stringify(asl));
-  if (bytes > MAX_DEFINITION_BYTES) {
-    diagnostics.push({
-      code: DiagnosticCode.SCHEMA,
-      severity: 'warning',
-      message: `The compiled definition is ${bytes} bytes, over Step Functions' ${MAX_DEFINITION_BYTES}-byte limit. Split the workflow, or move large literals (script sources, templates) into operators.`,
-    });
-  }
+  diagnostics.push(...limitDiagnostics(plan, asl));
   return { diagnostics, dag, plan, asl };
 }

@@ -21,6 +21,8 @@ export const DiagnosticCode = {
   INVALID_PATH: 'INVALID_PATH',
   UNKNOWN_OPERATOR: 'UNKNOWN_OPERATOR',
   INVALID_TARGET: 'INVALID_TARGET',
+  /** A warning from the compiler: the plan may pass a Step Functions limit (not in dag-spec §8's list). */
+  STEP_FUNCTIONS_LIMIT: 'STEP_FUNCTIONS_LIMIT',
 } as const;
 
 export type DiagnosticCode = (typeof DiagnosticCode)[keyof typeof DiagnosticCode];

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { compileWorkflowText } from '../../lib/compiler/compile.js';
+
+function workflow(maxItems: number, mode = 'inline', retry = '') {
+  return `name: many
+input:
+  type: object
+  properties:
+    files: { type: array, maxItems: ${maxItems} }
+nodes:
+  begin: { type: start, next: each }
+  each:
+    type: parallel
+    mode: ${mode}
+    items: $.input.files
+    node: { type: sync, operator: x/y, input: { f: $.item }${retry} }
+    next: done
+  done: { type: end }
+`;
+}
+
+const limitWarnings = (text: string) => compileWorkflowText(text).diagnostics.filter((d) => d.code === 'STEP_FUNCTIONS_LIMIT');
+
+describe('Step Functions limits', () => {
+  it('warns when an inline Map may hold more items than the execution history allows', () => {
+    const [warning] = limitWarnings(workflow(10_000));
+    expect(warning).toMatchObject({ severity: 'warning', node: 'each' });
+    expect(warning?.message).toContain('mode: distributed');
+  });
+
+  it('counts retries against the history: fewer items fit', () => {
+    expect(limitWarnings(workflow(3_000))).toHaveLength(0);
+    expect(limitWarnings(workflow(3_000, 'inline', ', retry: { maxAttempts: 3 }'))).toHaveLength(1);
+  });
+
+  it('says nothing for a small declared bound or a distributed Map', () => {
+    expect(limitWarnings(workflow(100))).toEqual([]);
+    expect(limitWarnings(workflow(10_000, 'distributed'))).toEqual([]);
+  });
+});
