@@ -44,6 +44,8 @@ export interface EngineOptions {
   /** How many `via: batch` (GPU) jobs run at once. */
   readonly gpuSlots?: number;
   readonly log?: LogLine;
+  /** Track into this store instead of a dynalite started by the engine (`dataDir` is then unused). */
+  readonly store?: TrackingStore;
 }
 
 export type ProgressEvent =
@@ -147,7 +149,7 @@ export class EmbeddedEngine {
 
   private constructor(
     readonly store: TrackingStore,
-    private readonly dynamo: LocalDynamo,
+    private readonly dynamo: LocalDynamo | undefined,
     private readonly options: EngineOptions,
   ) {
     this.catalog = new OperatorCatalog(options.operatorsDir ?? join(process.cwd(), 'functions', 'operators'));
@@ -155,6 +157,7 @@ export class EmbeddedEngine {
   }
 
   static async start(options: EngineOptions = {}): Promise<EmbeddedEngine> {
+    if (options.store) return new EmbeddedEngine(options.store, undefined, options);
     const dynamo = await startLocalDynamo(options.dataDir ? { path: join(options.dataDir, 'dynamodb') } : {});
     const store = new DynamoTrackingStore({
       documentClient: createTrackingDocumentClient(dynamo.client),
@@ -167,7 +170,7 @@ export class EmbeddedEngine {
     for (const waiter of this.waiters.values())
       waiter.reject(new OperatorFailedError('EngineStopped', 'The embedded engine stopped.'));
     this.waiters.clear();
-    await this.dynamo.close();
+    await this.dynamo?.close();
   }
 
   /** Runs one task to its end (async work included) and returns the §8 result. */
