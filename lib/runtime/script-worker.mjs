@@ -22,6 +22,9 @@ const SCRIPT_FILE = 'script.js';
 // user's own; only columns on line 1 are shifted by the header's length.
 const FUNCTION_HEADER = '(function (ctx) {';
 
+// Generous: a busy machine may be slow to run even the warm-up scripts, which must not fail.
+const WARM_UP_TIMEOUT_MS = 60_000;
+
 const memoryLimitBytes = Number(process.argv[2]);
 
 const memory = createCappedMemory(memoryLimitBytes);
@@ -157,15 +160,19 @@ function runInContext(vm, runtime, handles, source, contextJson, guest) {
   };
   // Taken before the user's code runs, so a script that replaces JSON cannot change how its own
   // context is read or its result written.
-  const parse = keep(vm.unwrapResult(vm.evalCode('JSON.parse', 'prelude.js')));
-  const toJson = keep(vm.unwrapResult(vm.evalCode(TO_JSON_SOURCE, 'prelude.js')));
+  const parse = vm.evalCode('JSON.parse', 'prelude.js');
+  if (parse.error) return guestFailure(vm, keep(parse.error), 'thrown', guest);
+  keep(parse.value);
+  const toJson = vm.evalCode(TO_JSON_SOURCE, 'prelude.js');
+  if (toJson.error) return guestFailure(vm, keep(toJson.error), 'thrown', guest);
+  keep(toJson.value);
 
   const compiled = vm.evalCode(`${FUNCTION_HEADER}${source}\n})`, SCRIPT_FILE);
   if (compiled.error) return guestFailure(vm, keep(compiled.error), 'compile', guest);
   const fn = keep(compiled.value);
 
   const text = keep(vm.newString(contextJson));
-  const parsed = vm.callFunction(parse, vm.undefined, text);
+  const parsed = vm.callFunction(parse.value, vm.undefined, text);
   if (parsed.error) return guestFailure(vm, keep(parsed.error), 'thrown', guest);
   const ctx = keep(parsed.value);
   const called = vm.callFunction(fn, vm.undefined, ctx);
@@ -179,7 +186,7 @@ function runInContext(vm, runtime, handles, source, contextJson, guest) {
       'The script returned a Promise that never settles (there are no timers or I/O).',
     );
   }
-  const json = vm.callFunction(toJson, vm.undefined, settled.value);
+  const json = vm.callFunction(toJson.value, vm.undefined, settled.value);
   if (json.error) return guestFailure(vm, keep(json.error), 'result', guest);
   return { ok: true, resultJson: vm.getString(keep(json.value)) };
 }
@@ -283,14 +290,13 @@ function safeJson(value) {
 // Serving: last in the module, so everything above is initialised before the first script runs.
 
 process.on('message', async (request) => {
-  console.error('CHILD GOT', process.pid, request.id, performance.now().toFixed(0));
   const reply = await runRequest(request);
   process.send?.({ id: request.id, ...reply });
 });
 // Without its host the process has no purpose left.
 process.on('disconnect', () => process.exit(0));
 // The first script of a fresh process is slow (QuickJS's first runtime takes ~40 ms): that cost is
-// paid here, before the host starts any script's clock.
-runJavascript('return null;', 'null', 1000);
-await runJsonata('null', 'null', 1000);
+// paid here, before the host starts any script's clock. Its outcome does not matter.
+runJavascript('return null;', 'null', WARM_UP_TIMEOUT_MS);
+await runJsonata('null', 'null', WARM_UP_TIMEOUT_MS);
 process.send?.({ type: 'ready' });

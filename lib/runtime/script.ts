@@ -8,7 +8,11 @@
 // limit is killing the process. Processes rather than worker threads, because a worker thread that
 // exhausts its heap can abort the whole host (nodejs/node#47224); a child takes only itself down.
 // JavaScript runs in QuickJS (WebAssembly) inside that process: the process has host capabilities,
-// the script has none.
+// the script has none. Memory: QuickJS is bounded by its WebAssembly memory, jsonata by the process's
+// V8 heap; either way an exhausted sandbox is a ScriptMemoryLimit and the host is untouched.
+//
+// Deploying: script-worker.mjs is spawned from beside this module, as a file, and imports jsonata and
+// quickjs-emscripten itself; a bundle (a Lambda) must ship it and those two packages next to it.
 import { type ChildProcess, fork } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -50,6 +54,11 @@ const WORKER_HEAP_BASE_MB = 48;
 // Room for QuickJS's C frames (see QUICKJS_STACK_BYTES in the worker), within the 8 MiB main-thread
 // stack of Linux and macOS; where a platform gives less, an overflow kills only the sandbox process.
 const WORKER_NATIVE_STACK_KB = 4000;
+// Without it V8 recompiles QuickJS's hot WebAssembly functions with its optimising compiler during a
+// process's first second or so, and on a busy machine that stalled the fresh process's event loop:
+// measured on 2 loaded cores, its first script answered after 0.5-1.2 s instead of ~10 ms (and could
+// be killed at its time limit without having run). The price: CPU-heavy scripts run ~1.5x slower.
+const WASM_BASELINE_ONLY = '--liftoff-only';
 // Scripts are CPU-bound: more processes than cores only adds memory.
 const MAX_WORKERS_PER_POOL = Math.max(1, Math.min(4, availableParallelism()));
 const STDERR_TAIL_CHARS = 2048;
@@ -311,9 +320,10 @@ class ScriptWorker {
       execArgv: [
         `--max-old-space-size=${WORKER_HEAP_BASE_MB + Math.ceil(memoryLimitBytes / MiB)}`,
         `--stack-size=${WORKER_NATIVE_STACK_KB}`,
+        WASM_BASELINE_ONLY,
       ],
       env: {},
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
     });
     const worker = new ScriptWorker(child);
@@ -323,7 +333,7 @@ class ScriptWorker {
         if (error) reject(error);
         else resolve(worker);
       };
-      const onMessage = (message: { type?: string }) => { if (message.type === 'ready') { (worker as any).readyAt = performance.now(); settle(); } };
+      const onMessage = (message: { type?: string }) => message.type === 'ready' && settle();
       const onError = (cause: Error) =>
         settle(new ScriptError('The script sandbox did not start.', {}, { cause }));
       const onExit = () =>
@@ -343,10 +353,7 @@ class ScriptWorker {
         child.off('message', onMessage).off('exit', onExit);
         resolve(reply);
       };
-      const sentAt = performance.now();
-      console.error('SEND', request.id, request.source.slice(0, 20), 'pid', child.pid, 'readyAgo', (sentAt - (this as any).readyAt).toFixed(0));
       const timer = setTimeout(() => {
-        console.error('HARD KILL', request.id, request.source.slice(0, 30), (performance.now() - sentAt).toFixed(0), 'pid', child.pid);
         void this.stop();
         settle(lostWorker('timeout', 'killed at the time limit'));
       }, hardLimitMs);
