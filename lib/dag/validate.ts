@@ -26,7 +26,7 @@ import {
   WorkflowHeaderSchema,
   type WorkflowNode,
 } from './schema.js';
-import { checkScriptSyntax } from './script-syntax.js';
+import { checkScriptSyntax } from '../runtime/script.js';
 import { closestMatch, didYouMean } from './suggest.js';
 
 /** How an edge leaves its node: `next` (a list is a fork), a router's route or default, or `onError`. */
