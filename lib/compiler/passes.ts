@@ -101,7 +101,8 @@ export const pruneDecidedRouters: PlanPass = {
     const changes: string[] = [];
     forEachScope(plan.root, (scope) => {
       for (const state of [...scope.states.values()]) {
-        if (state.kind !== 'choice') continue;
+        // A router on a branch an earlier router ruled out is already gone: it never runs.
+        if (state.kind !== 'choice' || !scope.states.has(state.name)) continue;
         const routes: { condition: ConditionExpr; next: string }[] = [];
         let fallback = state.default;
         for (const route of state.routes) {
@@ -161,5 +162,6 @@ export function runPasses(plan: ExecutionPlan, passes: readonly PlanPass[]): Exe
     const report: PassReport = { pass: pass.name, changes };
     plan.passes.push(report);
   }
+  plan.optimized = true;
   return plan;
 }

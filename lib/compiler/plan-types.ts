@@ -103,7 +103,8 @@ export interface ExecutionPlan {
   /** Routers whose branch `params` decided at compile time: router -> the node it goes to. */
   readonly decidedRouters: Map<string, string>;
   readonly passes: PassReport[];
-  readonly optimized: boolean;
+  /** Whether the optimisation passes ran (false for `--no-optimize`); set by `runPasses`. */
+  optimized: boolean;
 }
 
 export function transitionTarget(t: Transition): string | undefined {

@@ -6,8 +6,10 @@
 // is cut into a predecessor-closed part A and the rest B, run as sequence(A, B), choosing among cuts
 // at earliest-finish thresholds the one with the smallest CP(A) + CP(B) (durations from `estimate`).
 // Each part is then decomposed the same way. Every node still runs after all its predecessors
-// (A is closed under predecessors), and the result is never slower than the level-by-level
-// schedule: cutting at every level boundary is one of the candidates at each step.
+// (A is closed under predecessors). A cut's cost is only a lower bound of its nesting's makespan, so
+// a component keeps its level-by-level nesting (levels by longest path, one after another) when
+// that is faster: by induction over the decomposition (parallel parts keep their levels, series
+// parts stack theirs), the result is never slower than the level-by-level schedule.
 
 export type NestTree =
   | { readonly kind: 'unit'; readonly id: string }
@@ -52,7 +54,30 @@ function nest(units: readonly string[], context: NestContext): NestTree {
     return seq(splitAtBottlenecks(units, bottlenecks, members, context).map((part) => nest(part, context)));
 
   const [first, rest] = bestCut(units, members, context);
-  return seq([nest(first, context), nest(rest, context)]);
+  const cut = seq([nest(first, context), nest(rest, context)]);
+  const levels = levelNesting(units, members, context);
+  const weight = context.dag.weight;
+  return nestMakespan(levels, weight) < nestMakespan(cut, weight) ? levels : cut;
+}
+
+/** Units grouped by longest path from the component's sources, each level a Parallel after the last. */
+function levelNesting(
+  units: readonly string[],
+  members: ReadonlySet<string>,
+  context: NestContext,
+): NestTree {
+  const level = new Map<string, number>();
+  const groups: string[][] = [];
+  for (const id of units) {
+    let own = 0;
+    for (const p of context.predecessors.get(id) ?? [])
+      if (members.has(p)) own = Math.max(own, level.get(p)! + 1);
+    level.set(id, own);
+    const group = groups[own];
+    if (group) group.push(id);
+    else groups[own] = [id];
+  }
+  return seq(groups.map((group) => par(group.map((id) => ({ kind: 'unit', id }) as NestTree))));
 }
 
 function seq(items: NestTree[]): NestTree {
