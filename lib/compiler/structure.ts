@@ -24,15 +24,12 @@ export interface AndDag {
   readonly weight: (id: string) => number;
 }
 
-/** Candidate cut thresholds tried per non-series-parallel component; keeps planning near-linear. */
-const MAX_CUT_CANDIDATES = 16;
-
 export function nestAndDag(dag: AndDag): NestTree {
   const position = new Map(dag.order.map((id, i) => [id, i]));
   const predecessors = new Map<string, string[]>(dag.order.map((id) => [id, []]));
   for (const id of dag.order)
     for (const next of dag.successors.get(id) ?? []) predecessors.get(next)?.push(id);
-  const context: NestContext = { dag, position, predecessors };
+  const context: NestContext = { dag, position, predecessors, spans: new WeakMap() };
   return nest(dag.order, context);
 }
 
@@ -40,6 +37,19 @@ interface NestContext {
   readonly dag: AndDag;
   readonly position: ReadonlyMap<string, number>;
   readonly predecessors: ReadonlyMap<string, readonly string[]>;
+  /** Makespans of subtrees already measured: comparing nestings must not re-walk them. */
+  readonly spans: WeakMap<NestTree, number>;
+}
+
+function span(tree: NestTree, context: NestContext): number {
+  const known = context.spans.get(tree);
+  if (known !== undefined) return known;
+  let value: number;
+  if (tree.kind === 'unit') value = context.dag.weight(tree.id);
+  else if (tree.kind === 'seq') value = tree.items.reduce((sum, item) => sum + span(item, context), 0);
+  else value = tree.branches.reduce((max, b) => Math.max(max, span(b, context)), 0);
+  context.spans.set(tree, value);
+  return value;
 }
 
 function nest(units: readonly string[], context: NestContext): NestTree {
@@ -53,19 +63,20 @@ function nest(units: readonly string[], context: NestContext): NestTree {
   if (bottlenecks.length > 0)
     return seq(splitAtBottlenecks(units, bottlenecks, members, context).map((part) => nest(part, context)));
 
-  const [first, rest] = bestCut(units, members, context);
-  const cut = seq([nest(first, context), nest(rest, context)]);
-  const levels = levelNesting(units, members, context);
-  const weight = context.dag.weight;
-  return nestMakespan(levels, weight) < nestMakespan(cut, weight) ? levels : cut;
+  const cut = seq(bestCut(units, members, context).map((part) => nest(part, context)));
+  const levels = levelGroups(units, members, context);
+  const levelSpan = levels.reduce((sum, group) => sum + Math.max(...group.map(context.dag.weight)), 0);
+  return levelSpan < span(cut, context)
+    ? seq(levels.map((group) => par(group.map((id) => ({ kind: 'unit', id }) as NestTree))))
+    : cut;
 }
 
-/** Units grouped by longest path from the component's sources, each level a Parallel after the last. */
-function levelNesting(
+/** Units grouped by longest path from the component's sources: the level-by-level schedule. */
+function levelGroups(
   units: readonly string[],
   members: ReadonlySet<string>,
   context: NestContext,
-): NestTree {
+): string[][] {
   const level = new Map<string, number>();
   const groups: string[][] = [];
   for (const id of units) {
@@ -77,7 +88,7 @@ function levelNesting(
     if (group) group.push(id);
     else groups[own] = [id];
   }
-  return seq(groups.map((group) => par(group.map((id) => ({ kind: 'unit', id }) as NestTree))));
+  return groups;
 }
 
 function seq(items: NestTree[]): NestTree {
@@ -122,56 +133,40 @@ function weakComponents(
   return groups;
 }
 
-/** Bitsets of descendants within `units` (given in topological order). */
-function descendantSets(
-  units: readonly string[],
-  members: ReadonlySet<string>,
-  context: NestContext,
-): Map<string, Uint32Array> {
-  const index = new Map(units.map((id, i) => [id, i]));
-  const words = Math.ceil(units.length / 32);
-  const sets = new Map<string, Uint32Array>();
-  for (let i = units.length - 1; i >= 0; i--) {
-    const id = units[i]!;
-    const set = new Uint32Array(words);
-    for (const next of context.dag.successors.get(id) ?? []) {
-      if (!members.has(next)) continue;
-      const j = index.get(next)!;
-      set[j >>> 5]! |= 1 << (j & 31);
-      const theirs = sets.get(next)!;
-      for (let w = 0; w < words; w++) set[w]! |= theirs[w]!;
-    }
-    sets.set(id, set);
-  }
-  return sets;
-}
-
-function popcount(set: Uint32Array): number {
-  let total = 0;
-  for (let w = 0; w < set.length; w++) {
-    let v = set[w]!;
-    v -= (v >>> 1) & 0x55555555;
-    v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-    total += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-  }
-  return total;
-}
-
-/** Units that every other unit of the component comes before or after: series split points. */
+/**
+ * Units that every other unit of the component comes before or after: series split points. In a
+ * topological order, the unit at position p is one exactly when no edge jumps over p, no unit before
+ * p is a sink and none after p a source: then every path out of the prefix runs through it. One sweep.
+ */
 function findBottlenecks(
   units: readonly string[],
   members: ReadonlySet<string>,
   context: NestContext,
 ): string[] {
-  const descendants = descendantSets(units, members, context);
-  const ancestorCount = new Map<string, number>(units.map((id) => [id, 0]));
-  for (const id of units) {
-    const set = descendants.get(id)!;
-    units.forEach((other, j) => {
-      if (set[j >>> 5]! & (1 << (j & 31))) ancestorCount.set(other, ancestorCount.get(other)! + 1);
-    });
+  const index = new Map(units.map((id, i) => [id, i]));
+  const n = units.length;
+  // reach[i]: the furthest position an edge from a unit before i lands on.
+  let reach = -1;
+  let sinkSeen = false;
+  const clearBefore: boolean[] = new Array(n).fill(false);
+  for (let i = 0; i < n; i++) {
+    clearBefore[i] = reach <= i && !sinkSeen;
+    let furthest = -1;
+    for (const next of context.dag.successors.get(units[i]!) ?? []) {
+      const j = index.get(next);
+      if (j !== undefined && members.has(next)) furthest = Math.max(furthest, j);
+    }
+    if (furthest < 0) sinkSeen = true;
+    reach = Math.max(reach, furthest);
   }
-  return units.filter((id) => popcount(descendants.get(id)!) + ancestorCount.get(id)! + 1 === units.length);
+  const bottlenecks: string[] = [];
+  let sourceAfter = false;
+  for (let i = n - 1; i >= 0; i--) {
+    if (clearBefore[i] && !sourceAfter) bottlenecks.push(units[i]!);
+    const hasPredecessor = (context.predecessors.get(units[i]!) ?? []).some((p) => members.has(p));
+    if (!hasPredecessor) sourceAfter = true;
+  }
+  return bottlenecks.reverse();
 }
 
 function splitAtBottlenecks(
@@ -221,33 +216,41 @@ function bestCut(
       if (members.has(p)) start = Math.max(start, finish.get(p)!);
     finish.set(id, start + weight(id));
   }
-  const thresholds = [...new Set(units.map((id) => finish.get(id)!))].sort((a, b) => a - b).slice(0, -1);
-  const step = Math.max(1, Math.ceil(thresholds.length / MAX_CUT_CANDIDATES));
-  let best: { cost: number; first: string[]; rest: string[] } | undefined;
-  for (let i = 0; i < thresholds.length; i += step) {
-    const theta = thresholds[i]!;
-    const first = units.filter((id) => finish.get(id)! <= theta);
-    const rest = units.filter((id) => finish.get(id)! > theta);
-    const cost = theta + criticalPath(rest, new Set(rest), context);
-    if (!best || cost < best.cost) best = { cost, first, rest };
+  // The part after a threshold is closed under successors, so its critical path is the longest
+  // "tail" (a unit's weight plus its longest way to a sink) among its units: one backward pass gives
+  // every tail, and a suffix maximum over units sorted by finish time prices every cut at once.
+  const tail = new Map<string, number>();
+  for (let i = units.length - 1; i >= 0; i--) {
+    const id = units[i]!;
+    let longest = 0;
+    for (const next of context.dag.successors.get(id) ?? [])
+      if (members.has(next)) longest = Math.max(longest, tail.get(next)!);
+    tail.set(id, weight(id) + longest);
+  }
+  const byFinish = [...units].sort((a, b) => finish.get(a)! - finish.get(b)!);
+  const suffixTail: number[] = new Array(byFinish.length + 1).fill(0);
+  for (let i = byFinish.length - 1; i >= 0; i--)
+    suffixTail[i] = Math.max(suffixTail[i + 1]!, tail.get(byFinish[i]!)!);
+  const costs: { cost: number; theta: number; index: number }[] = [];
+  for (let i = 0; i < byFinish.length - 1; i++) {
+    const theta = finish.get(byFinish[i]!)!;
+    if (theta === finish.get(byFinish[i + 1]!)) continue; // not a boundary: equal finish times stay together
+    costs.push({ cost: theta + suffixTail[i + 1]!, theta, index: i });
   }
   // A connected component of two or more units always has a strict threshold; the fallback only
   // guards against equal finishing times everywhere, where the first unit alone is a valid cut.
-  return best ? [best.first, best.rest] : [[units[0]!], units.slice(1)];
-}
-
-function criticalPath(units: readonly string[], members: ReadonlySet<string>, context: NestContext): number {
-  const finish = new Map<string, number>();
-  let longest = 0;
-  for (const id of units) {
-    let start = 0;
-    for (const p of context.predecessors.get(id) ?? [])
-      if (members.has(p)) start = Math.max(start, finish.get(p)!);
-    const end = start + context.dag.weight(id);
-    finish.set(id, end);
-    longest = Math.max(longest, end);
+  if (costs.length === 0) return [[units[0]!], units.slice(1)];
+  // Among equally cheap cuts take the one nearest the middle: the recursion then halves the
+  // component instead of peeling one band off a long DAG per level (which made planning quadratic).
+  const best = Math.min(...costs.map((c) => c.cost));
+  const middle = byFinish.length / 2;
+  let chosen = costs[0]!;
+  for (const c of costs) {
+    if (c.cost > best + 1e-9) continue;
+    if (chosen.cost > best + 1e-9 || Math.abs(c.index - middle) < Math.abs(chosen.index - middle)) chosen = c;
   }
-  return longest;
+  const theta = chosen.theta;
+  return [units.filter((id) => finish.get(id)! <= theta), units.filter((id) => finish.get(id)! > theta)];
 }
 
 /** The makespan of a nesting when each unit takes its weight: sequence adds, parallel takes the maximum. */

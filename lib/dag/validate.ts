@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { checkScriptSyntax } from '../runtime/script.js';
 import { parseCondition } from './condition.js';
 import type { ConditionExpr, ConditionPath } from './condition-ast.js';
 import { type Diagnostic, DiagnosticCode, type Severity } from './diagnostics.js';
@@ -26,7 +27,6 @@ import {
   WorkflowHeaderSchema,
   type WorkflowNode,
 } from './schema.js';
-import { checkScriptSyntax } from '../runtime/script.js';
 import { closestMatch, didYouMean } from './suggest.js';
 
 /** How an edge leaves its node: `next` (a list is a fork), a router's route or default, or `onError`. */
@@ -111,6 +111,8 @@ class WorkflowChecker {
   /** Every node whose type is known, even if its fields are wrong, so one bad field does not cascade. */
   private readonly nodeTypes = new Map<string, NodeType>();
   private readonly nodeOrder: string[] = [];
+  private readonly nodeSet = new Set<string>();
+  private refsByFrom: Map<string, NodeRef[]> | undefined;
   private readonly refs: NodeRef[] = [];
   private readonly conditions = new Map<string, ConditionExpr[]>();
   private graph:
@@ -130,6 +132,19 @@ class WorkflowChecker {
     private readonly locator: SourceLocator,
     private readonly options: ValidateOptions,
   ) {}
+
+  /** The edges leaving a node (indexed once the nodes are read). */
+  private refsFrom(name: string): readonly NodeRef[] {
+    if (!this.refsByFrom) {
+      this.refsByFrom = new Map();
+      for (const ref of this.refs) {
+        const list = this.refsByFrom.get(ref.from);
+        if (list) list.push(ref);
+        else this.refsByFrom.set(ref.from, [ref]);
+      }
+    }
+    return this.refsByFrom.get(name) ?? [];
+  }
 
   check(value: unknown): void {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -203,6 +218,7 @@ class WorkflowChecker {
 
   private checkNode(name: string, raw: unknown): void {
     this.nodeOrder.push(name);
+    this.nodeSet.add(name);
     if (!NODE_NAME_PATTERN.test(name)) {
       this.report(
         DiagnosticCode.INVALID_NAME,
@@ -513,7 +529,7 @@ class WorkflowChecker {
     for (const ref of this.refs) {
       if (!this.nodeTypes.has(ref.to)) {
         brokenEdges = true;
-        if (this.nodeOrder.includes(ref.to)) continue; // the target exists but is itself broken: reported there
+        if (this.nodeSet.has(ref.to)) continue; // the target exists but is itself broken: reported there
         this.report(
           DiagnosticCode.UNKNOWN_NODE,
           `Node '${ref.from}' names unknown ${ref.kind === 'route' ? 'route target' : ref.kind === 'next' ? 'next node' : `${ref.kind} node`} '${ref.to}'.${didYouMean(ref.to, this.nodeOrder)}`,
@@ -565,7 +581,7 @@ class WorkflowChecker {
     for (const name of known) {
       const type = this.nodeTypes.get(name);
       if (type === 'end' || (successors.get(name) ?? []).length > 0) continue;
-      if (this.refs.some((r) => r.from === name)) continue; // its edges are broken: reported there
+      if (this.refsFrom(name).length > 0) continue; // its edges are broken: reported there
       this.report(
         DiagnosticCode.DEAD_END,
         `Node '${name}' has no next node, so the task cannot reach an end from it. Add \`next: <node>\` (an end node, if the task is done there).`,
@@ -604,7 +620,7 @@ class WorkflowChecker {
     let structured = true;
     for (const name of order) {
       const type = this.nodeTypes.get(name);
-      const refs = this.refs.filter((r) => r.from === name);
+      const refs = this.refsFrom(name);
       const exclusive = type === 'router' || refs.some((r) => r.kind === 'onError');
       if (exclusive) {
         const region = exclusiveRegion(name, ipdom.get(name)!, succ);

@@ -1,0 +1,134 @@
+// Plan quality and compile speed (issue 6): how close the nesting of random fork/join DAGs gets to
+// their critical path, against the level-by-level schedule, and how compile time grows with size.
+// Fixed seeds: the same DAGs every run.  npx tsx bench/plan-bench.ts [--dags 500]
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { compileValidated } from '../lib/compiler/compile.js';
+import { nestAndDag, nestMakespan } from '../lib/compiler/structure.js';
+import { parseWorkflowSource } from '../lib/dag/parse.js';
+import { validateWorkflow } from '../lib/dag/validate.js';
+import { dagShapeToWorkflow } from '../test/support/arbitrary-dags.js';
+
+const { values } = parseArgs({ options: { dags: { type: 'string', default: '500' } } });
+
+/** A small deterministic generator (LCG), so every run plans the same DAGs. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+}
+
+interface Shape {
+  successors: number[][];
+  durations: number[];
+}
+
+/** A random DAG in topological order: each node feeds 1–3 of the next `span` nodes. */
+function randomShape(next: () => number, nodes: number, span = 10): Shape {
+  const successors: number[][] = [];
+  for (let i = 0; i < nodes; i++) {
+    const later = nodes - i - 1;
+    const out = new Set<number>();
+    const fanOut = later === 0 ? 0 : 1 + Math.floor(next() * 3);
+    for (let k = 0; k < fanOut; k++) out.add(i + 1 + Math.floor(next() * Math.min(later, span)));
+    successors.push([...out].sort((a, b) => a - b));
+  }
+  for (let j = 1; j < nodes; j++)
+    if (!successors.some((s) => s.includes(j))) successors[Math.floor(next() * j)]!.push(j);
+  const durations = Array.from({ length: nodes }, () => 10 + Math.floor(next() * 990));
+  return { successors, durations };
+}
+
+function criticalPath(shape: Shape): number {
+  const finish: number[] = [];
+  const start = new Array<number>(shape.durations.length).fill(0);
+  shape.durations.forEach((d, i) => {
+    finish[i] = start[i]! + d;
+    for (const j of shape.successors[i]!) start[j] = Math.max(start[j]!, finish[i]!);
+  });
+  return Math.max(...finish);
+}
+
+function levelSchedule(shape: Shape): number {
+  const level = new Array<number>(shape.durations.length).fill(0);
+  shape.successors.forEach((outs, i) => {
+    for (const j of outs) level[j] = Math.max(level[j]!, level[i]! + 1);
+  });
+  const longest = new Map<number, number>();
+  shape.durations.forEach((d, i) => {
+    longest.set(level[i]!, Math.max(longest.get(level[i]!) ?? 0, d));
+  });
+  return [...longest.values()].reduce((a, b) => a + b, 0);
+}
+
+function nestedMakespan(shape: Shape): number {
+  const order = shape.durations.map((_, i) => `n${i}`);
+  const successors = new Map(order.map((id, i) => [id, shape.successors[i]!.map((j) => `n${j}`)]));
+  const weight = (id: string) => shape.durations[Number(id.slice(1))]!;
+  return nestMakespan(nestAndDag({ order, successors, weight }), weight);
+}
+
+function summary(ratios: number[]): string {
+  const mean = ratios.reduce((a, b) => a + b, 0) / ratios.length;
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const p90 = sorted[Math.floor(sorted.length * 0.9)]!;
+  return `mean ${mean.toFixed(3)}  p90 ${p90.toFixed(3)}  max ${Math.max(...ratios).toFixed(3)}`;
+}
+
+const count = Number(values.dags);
+const next = random(20261124);
+const nested: number[] = [];
+const levels: number[] = [];
+let worseThanLevels = 0;
+for (let i = 0; i < count; i++) {
+  const shape = randomShape(next, 10 + Math.floor(next() * 191));
+  const cp = criticalPath(shape);
+  const plan = nestedMakespan(shape);
+  const level = levelSchedule(shape);
+  nested.push(plan / cp);
+  levels.push(level / cp);
+  if (plan > level + 1e-9) worseThanLevels++;
+}
+console.log(`plan quality over ${count} random fork/join DAGs (10-200 nodes), makespan / critical path:`);
+console.log(`  nesting (cheapest, no barriers)  ${summary(nested)}`);
+console.log(`  level by level                   ${summary(levels)}`);
+console.log(`  nestings slower than the level schedule: ${worseThanLevels}`);
+
+console.log('\ncompile time, median of 3 (parse = YAML with positions; validate; plan + passes + emit):');
+for (const size of [100, 1000, 10000]) {
+  const shape = randomShape(random(size), size, 8);
+  const text = stringify(
+    dagShapeToWorkflow({ successors: shape.successors, estimates: shape.durations.map((d) => d / 1000) }),
+  );
+  const laps: { parse: number; validate: number; compile: number; total: number }[] = [];
+  let memory = 0;
+  for (let run = 0; run < 3; run++) {
+    const before = process.memoryUsage().heapUsed;
+    let mark = performance.now();
+    const lap = () => {
+      const now = performance.now();
+      const took = now - mark;
+      mark = now;
+      return took;
+    };
+    const parsed = parseWorkflowSource(text);
+    const parse = lap();
+    const validated = validateWorkflow(parsed);
+    const validate = lap();
+    if (!validated.dag)
+      throw new Error(`the ${size}-node DAG is invalid: ${JSON.stringify(validated.diagnostics[0])}`);
+    const result = compileValidated(validated.dag);
+    const compile = lap();
+    if (!result.asl)
+      throw new Error(`the ${size}-node DAG did not compile: ${JSON.stringify(result.diagnostics[0])}`);
+    laps.push({ parse, validate, compile, total: parse + validate + compile });
+    memory = Math.max(memory, process.memoryUsage().heapUsed - before);
+  }
+  laps.sort((a, b) => a.total - b.total);
+  const m = laps[1]!;
+  console.log(
+    `  ${String(size).padStart(6)} nodes  parse ${m.parse.toFixed(0).padStart(5)} ms  validate ${m.validate.toFixed(0).padStart(5)} ms  plan+emit ${m.compile.toFixed(0).padStart(5)} ms  total ${m.total.toFixed(0).padStart(6)} ms  heap +${(memory / 1048576).toFixed(0)} MiB`,
+  );
+}
