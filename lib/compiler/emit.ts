@@ -15,7 +15,7 @@ import {
 import type { ResourceBindings } from './bindings.js';
 import { conditionToChoiceRule } from './choice.js';
 import { formatReferencePath } from './jsonpath.js';
-import type { ExecutionPlan, PlanScope, PlanState, Transition } from './plan-types.js';
+import type { ChoiceState, ExecutionPlan, PlanScope, PlanState, Transition } from './plan-types.js';
 
 export type AslState = Record<string, unknown>;
 export interface AslDefinition {
@@ -72,7 +72,7 @@ class Emitter {
   private state(state: PlanState): AslState {
     switch (state.kind) {
       case 'pass':
-        return { Type: 'Pass', ...transition(state.transition) };
+        return { Type: 'Pass', ...this.exit(state) };
       case 'end':
         return this.end(state.node);
       case 'choice':
@@ -92,18 +92,18 @@ class Emitter {
             'cause.$': `${errorsPath(state.node)}.Cause`,
           },
           ResultPath: errorsPath(state.node),
-          ...transition(state.transition),
+          ...this.exit(state),
         };
       case 'task': {
         const name = state.nodes[0]!;
         const task = this.task(name, this.node(name) as OperatorNode | CallbackNode, undefined);
-        return { ...task, ...catcher(state.catch), ...transition(state.transition) };
+        return { ...task, ...catcher(state.catch), ...this.exit(state) };
       }
       case 'map':
         return {
           ...this.map(state.node, state.itemState, state.mode),
           ...catcher(state.catch),
-          ...transition(state.transition),
+          ...this.exit(state),
         };
       case 'tolerance': {
         const node = this.node(state.node);
@@ -121,7 +121,7 @@ class Emitter {
           ResultPath: nodesPath(state.node),
           TimeoutSeconds: 60,
           ...catcher(caught),
-          ...transition(state.transition),
+          ...this.exit(state),
         };
       }
       case 'parallel':
@@ -136,9 +136,18 @@ class Emitter {
             'nodes.$': mergeAll('nodes', state.branches.length),
             'errors.$': mergeAll('errors', state.branches.length),
           },
-          ...transition(state.transition),
+          ...this.exit(state),
         };
     }
+  }
+
+  /** Next or End; a state that an end node was folded into ends the task with the end's output. */
+  private exit(state: Exclude<PlanState, ChoiceState>): Record<string, unknown> {
+    if (state.endsAs === undefined) return transition(state.transition);
+    const end = this.node(state.endsAs);
+    const output =
+      end.type === 'end' && end.output !== undefined ? referencePath(end.output as string) : '$.nodes';
+    return { OutputPath: output, End: true };
   }
 
   private end(name: string): AslState {

@@ -84,6 +84,11 @@ function visitStates(plan: ExecutionPlan): VisitedState[] {
 
 /** The business nodes a state runs, by kind (a Parallel runs none itself: its branches do). */
 function nodesRunBy(state: PlanState): string[] {
+  const folded = state.kind !== 'choice' && state.endsAs !== undefined ? [state.endsAs] : [];
+  return [...ownNodesRunBy(state), ...folded];
+}
+
+function ownNodesRunBy(state: PlanState): string[] {
   switch (state.kind) {
     case 'task':
       return [...state.nodes];

@@ -3,8 +3,8 @@ import { type Diagnostic, DiagnosticCode } from '../dag/diagnostics.js';
 import { parseReference } from '../dag/reference.js';
 import type { ParallelNode, Retry } from '../dag/schema.js';
 import type { AslDefinition } from './emit.js';
-import type { ExecutionPlan } from './plan-types.js';
 import { allStates } from './passes.js';
+import type { ExecutionPlan } from './plan-types.js';
 
 /** Step Functions' limit on a state machine definition. */
 export const MAX_DEFINITION_BYTES = 1_048_576;
@@ -31,7 +31,11 @@ export function limitDiagnostics(plan: ExecutionPlan, asl: AslDefinition): Diagn
   const diagnostics: Diagnostic[] = [];
   const bytes = Buffer.byteLength(JSON.stringify(asl));
   if (bytes > MAX_DEFINITION_BYTES) {
-    diagnostics.push(warning(`The compiled definition is ${bytes} bytes, over Step Functions' ${MAX_DEFINITION_BYTES}-byte limit. Split the workflow, or move large literals (script sources, templates) into operators.`));
+    diagnostics.push(
+      warning(
+        `The compiled definition is ${bytes} bytes, over Step Functions' ${MAX_DEFINITION_BYTES}-byte limit. Split the workflow, or move large literals (script sources, templates) into operators.`,
+      ),
+    );
   }
   const workflow = plan.dag.workflow;
   for (const state of allStates(plan)) {
@@ -59,12 +63,20 @@ function declaredMaxItems(schema: unknown, items: string): number | undefined {
   let current = schema as Record<string, unknown> | undefined;
   for (const segment of parsed.segments.slice(1)) {
     const properties = current?.properties as Record<string, Record<string, unknown>> | undefined;
-    current = typeof segment === 'string' ? properties?.[segment] : (current?.items as Record<string, unknown> | undefined);
+    current =
+      typeof segment === 'string'
+        ? properties?.[segment]
+        : (current?.items as Record<string, unknown> | undefined);
     if (!current) return undefined;
   }
   return typeof current?.maxItems === 'number' ? current.maxItems : undefined;
 }
 
 function warning(message: string, node?: string): Diagnostic {
-  return { code: DiagnosticCode.STEP_FUNCTIONS_LIMIT, severity: 'warning', message, ...(node ? { node } : {}) };
+  return {
+    code: DiagnosticCode.STEP_FUNCTIONS_LIMIT,
+    severity: 'warning',
+    message,
+    ...(node ? { node } : {}),
+  };
 }

@@ -1,6 +1,7 @@
 // Optimisation passes over the execution plan. Each is a named pure step (plan in, plan out, with
 // a report of what it changed) so `dag plan --explain` can show them. Order matters where noted.
 import type { ConditionExpr } from '../dag/condition-ast.js';
+import { isReference } from '../dag/reference.js';
 import { foldParams } from './choice.js';
 import type { ExecutionPlan, PassReport, PlanScope, PlanState, Transition } from './plan-types.js';
 
@@ -149,11 +150,41 @@ export const dropStartPlaceholder: PlanPass = {
   },
 };
 
+/**
+ * An end node reached from exactly one state needs no state of its own: that state ends the task
+ * with the end's output. Only succeeded ends whose output is the default or one reference, after a
+ * state that can carry OutputPath and End (not a Choice).
+ */
+export const foldEnds: PlanPass = {
+  name: 'fold-end',
+  description: 'an end node reached from one state ends the task in that state',
+  run(plan) {
+    const changes: string[] = [];
+    const scope = plan.root;
+    for (const state of [...scope.states.values()]) {
+      if (state.kind !== 'end' || scope.startAt === state.name) continue;
+      const node = plan.dag.nodes.get(state.node);
+      if (node?.type !== 'end' || node.status === 'failed') continue;
+      if (node.output !== undefined && !isReference(node.output)) continue;
+      const incoming = [...scope.states.values()].filter((s) => targetsOf(s).includes(state.name));
+      const [only] = incoming;
+      if (incoming.length !== 1 || !only || only.kind === 'choice' || only.endsAs !== undefined) continue;
+      if (!('next' in only.transition) || only.transition.next !== state.name) continue;
+      only.endsAs = state.node;
+      only.transition = { end: true };
+      scope.states.delete(state.name);
+      changes.push(`end '${state.node}' folded into '${only.name}'`);
+    }
+    return changes;
+  },
+};
+
 /** The passes in the order they run. Routers are decided before anything else looks at the graph. */
 export const OPTIMIZATION_PASSES: readonly PlanPass[] = [
   pruneUnreachable,
   pruneDecidedRouters,
   dropStartPlaceholder,
+  foldEnds,
 ];
 
 export function runPasses(plan: ExecutionPlan, passes: readonly PlanPass[]): ExecutionPlan {

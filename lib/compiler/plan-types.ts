@@ -8,6 +8,11 @@ export type Transition = { readonly next: string } | { readonly end: true };
 interface StateBase {
   readonly name: string;
   transition: Transition;
+  /**
+   * An end node folded into this state by the `fold-end` pass: the state ends the task itself
+   * (`End` with the end's output as OutputPath), saving the end's own transition.
+   */
+  endsAs?: string;
 }
 
 /** A Task running business nodes: one operator node, or a fused chain of sync nodes. */

@@ -4,7 +4,7 @@
 import './polyfill.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { StateMachine } from 'aws-local-stepfunctions';
+import { ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { CompileResult } from '../compiler/compile.js';
 import type { AslDefinition } from '../compiler/emit.js';
 import { allStates } from '../compiler/passes.js';
@@ -118,6 +118,17 @@ export interface RunTaskOptions {
   readonly onProgress?: (event: ProgressEvent) => void;
 }
 
+/** A task started by `startTask`. */
+export interface TaskHandle {
+  readonly taskId: string;
+  /** Settles with the §8 result when the task ends, whatever its status; never rejects for a failed task. */
+  readonly done: Promise<TaskResult>;
+  /** Stops the execution: the task ends ABORTED (work already running finishes on its own). */
+  abort(): void;
+  /** States entered so far and time since the start, while the task runs. */
+  stats(): { stateTransitions: number; durationMs: number };
+}
+
 interface Waiter {
   readonly resolve: (output: unknown) => void;
   readonly reject: (error: Error) => void;
@@ -132,6 +143,8 @@ interface Prepared {
   readonly machine: StateMachine;
   /** State name -> the business node it reports on, for states that run no operator. */
   readonly reporting: Map<string, { node: string; type: WorkflowNode['type'] }>;
+  /** State name -> the end node folded into it (it ends the task when it finishes). */
+  readonly foldedEnds: Map<string, string>;
 }
 
 const WORK_QUEUE = 'work';
@@ -175,6 +188,18 @@ export class EmbeddedEngine {
 
   /** Runs one task to its end (async work included) and returns the §8 result. */
   async runTask(compiled: CompileResult, input: unknown, options: RunTaskOptions = {}): Promise<TaskResult> {
+    return (await this.startTask(compiled, input, options)).done;
+  }
+
+  /**
+   * Starts one task and returns once its record exists, without waiting for it to end (`dag serve`
+   * answers 202 here). `done` settles with the §8 result, whatever the task's status.
+   */
+  async startTask(
+    compiled: CompileResult,
+    input: unknown,
+    options: RunTaskOptions = {},
+  ): Promise<TaskHandle> {
     const prepared = this.prepare(compiled);
     const workflow = prepared.plan.dag.workflow.name;
     const taskId = options.taskId ?? newTaskId();
@@ -200,28 +225,56 @@ export class EmbeddedEngine {
       context: { Task: { Token: 'minted-by-the-engine' }, State: { RetryCount: 0 } },
     });
 
-    const transitions = this.followEventLog(execution.eventLogs, prepared, task, itemTotals, progress);
-    let status: TaskRecord['status'] = 'SUCCEEDED';
-    let output: unknown;
-    let error: { error: string; cause: string } | undefined;
-    try {
-      output = await execution.result;
-    } catch (failure) {
-      status = 'FAILED';
-      const cause = (failure as { cause?: { name?: string; message?: string } }).cause;
-      error = cause?.name ? { error: aslErrorName(cause), cause: cause.message ?? '' } : errorInfo(failure);
-    }
-    const stateTransitions = await transitions;
-    await this.store.updateTaskStatus({
+    const counter = { transitions: 0 };
+    let aborted = false;
+    const transitions = this.followEventLog(
+      execution.eventLogs,
+      prepared,
+      task,
+      itemTotals,
+      progress,
+      counter,
+    );
+    const done = (async () => {
+      let status: TaskRecord['status'] = 'SUCCEEDED';
+      let output: unknown;
+      let error: { error: string; cause: string } | undefined;
+      try {
+        output = await execution.result;
+      } catch (failure) {
+        if (aborted) status = 'ABORTED';
+        else if (failure instanceof ExecutionTimeoutError) {
+          status = 'TIMED_OUT';
+          error = { error: 'States.Timeout', cause: 'The task ran longer than the workflow timeout.' };
+        } else {
+          status = 'FAILED';
+          const cause = (failure as { cause?: { name?: string; message?: string } }).cause;
+          error = cause?.name
+            ? { error: aslErrorName(cause), cause: cause.message ?? '' }
+            : errorInfo(failure);
+        }
+      }
+      const stateTransitions = await transitions;
+      await this.store.updateTaskStatus({
+        taskId,
+        status,
+        ...(output === undefined ? {} : { output }),
+        ...(error ? { error } : {}),
+      });
+      return this.result(taskId, workflow, status, output, error, {
+        stateTransitions,
+        durationMs: Date.now() - started,
+      });
+    })();
+    return {
       taskId,
-      status,
-      ...(output === undefined ? {} : { output }),
-      ...(error ? { error } : {}),
-    });
-    return this.result(taskId, workflow, status, output, error, {
-      stateTransitions,
-      durationMs: Date.now() - started,
-    });
+      done,
+      abort: () => {
+        aborted = true;
+        execution.abort();
+      },
+      stats: () => ({ stateTransitions: counter.transitions, durationMs: Date.now() - started }),
+    };
   }
 
   /**
@@ -299,7 +352,10 @@ export class EmbeddedEngine {
     const machine = new StateMachine(asl as never, {
       validationOptions: { checkArn: true, checkPaths: true },
     });
-    const result: Prepared = { plan, asl, machine, reporting };
+    const foldedEnds = new Map<string, string>();
+    for (const state of allStates(plan))
+      if (state.kind !== 'choice' && state.endsAs) foldedEnds.set(state.name, state.endsAs);
+    const result: Prepared = { plan, asl, machine, reporting, foldedEnds };
     this.prepared.set(plan, result);
     return result;
   }
@@ -550,8 +606,8 @@ export class EmbeddedEngine {
     task: { id: string; workflow: string },
     itemTotals: Map<string, number>,
     progress: (event: ProgressEvent) => void,
+    counter: { transitions: number },
   ): Promise<number> {
-    let transitions = 0;
     const enteredAt = new Map<string, number>();
     const decidedBy = new Map<string, string[]>();
     for (const [router, target] of prepared.plan.decidedRouters)
@@ -586,7 +642,7 @@ export class EmbeddedEngine {
         continue;
       const name = event.state!.name;
       if (event.type === 'StateEntered') {
-        transitions++;
+        counter.transitions++;
         enteredAt.set(name, event.timestamp);
         for (const router of decidedBy.get(name) ?? []) await record(router, 'router', 'SUCCEEDED');
         if (event.state!.type === 'Map') itemTotals.set(name, itemCount(prepared, name, event.state!.input));
@@ -623,6 +679,9 @@ export class EmbeddedEngine {
               : {}),
           });
         }
+        // An end node folded into this state ran when the state finished.
+        const folded = prepared.foldedEnds.get(name);
+        if (folded && status === 'SUCCEEDED') await record(folded, 'end', 'SUCCEEDED');
         const owner = reported ?? this.operatorNodeOf(prepared, name);
         if (owner)
           progress({
@@ -634,7 +693,7 @@ export class EmbeddedEngine {
           });
       }
     }
-    return transitions;
+    return counter.transitions;
   }
 
   private operatorNodeOf(

@@ -19,7 +19,8 @@ nodes:
 `;
 }
 
-const limitWarnings = (text: string) => compileWorkflowText(text).diagnostics.filter((d) => d.code === 'STEP_FUNCTIONS_LIMIT');
+const limitWarnings = (text: string) =>
+  compileWorkflowText(text).diagnostics.filter((d) => d.code === 'STEP_FUNCTIONS_LIMIT');
 
 describe('Step Functions limits', () => {
   it('warns when an inline Map may hold more items than the execution history allows', () => {
