@@ -57,7 +57,7 @@ export function limitDiagnostics(plan: ExecutionPlan, asl: AslDefinition): Diagn
 }
 
 /** `maxItems` of the array at an `$.input...` path, read from the workflow's input JSON Schema. */
-function declaredMaxItems(schema: unknown, items: string): number | undefined {
+export function declaredMaxItems(schema: unknown, items: string): number | undefined {
   const parsed = parseReference(items);
   if (!parsed.ok || parsed.segments[0] !== 'input') return undefined;
   let current = schema as Record<string, unknown> | undefined;

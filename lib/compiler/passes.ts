@@ -3,6 +3,7 @@
 import type { ConditionExpr } from '../dag/condition-ast.js';
 import { isReference } from '../dag/reference.js';
 import { foldParams } from './choice.js';
+import { declaredMaxItems, inlineMapItemLimit } from './limits.js';
 import type { ExecutionPlan, PassReport, PlanScope, PlanState, Transition } from './plan-types.js';
 
 export interface PlanPass {
@@ -179,12 +180,40 @@ export const foldEnds: PlanPass = {
   },
 };
 
+/**
+ * A parallel node without `mode` runs as an inline Map unless the workflow's input schema says its
+ * items may outnumber what one execution's 25,000-event history holds: then it is a Distributed Map.
+ */
+export const chooseMapMode: PlanPass = {
+  name: 'choose-map-mode',
+  description: 'inline Map, or Distributed where the declared item count may pass the history limit',
+  run(plan) {
+    const changes: string[] = [];
+    const workflow = plan.dag.workflow;
+    for (const state of allStates(plan)) {
+      if (state.kind !== 'map') continue;
+      const node = plan.dag.nodes.get(state.node);
+      if (node?.type !== 'parallel' || node.mode !== undefined) continue;
+      const declared = declaredMaxItems(workflow.input, node.items);
+      const limit = inlineMapItemLimit(node, workflow.defaults?.retry);
+      if (declared !== undefined && declared > limit) {
+        state.mode = 'distributed';
+        changes.push(
+          `'${state.node}' may run ${declared} items, over the ~${limit} an inline Map holds: Distributed Map`,
+        );
+      }
+    }
+    return changes;
+  },
+};
+
 /** The passes in the order they run. Routers are decided before anything else looks at the graph. */
 export const OPTIMIZATION_PASSES: readonly PlanPass[] = [
   pruneUnreachable,
   pruneDecidedRouters,
   dropStartPlaceholder,
   foldEnds,
+  chooseMapMode,
 ];
 
 export function runPasses(plan: ExecutionPlan, passes: readonly PlanPass[]): ExecutionPlan {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileWorkflowText } from '../../lib/compiler/compile.js';
 
-function workflow(maxItems: number, mode = 'inline', retry = '') {
+function workflow(maxItems: number, mode: string | undefined = 'inline', retry = '') {
   return `name: many
 input:
   type: object
@@ -10,8 +10,7 @@ input:
 nodes:
   begin: { type: start, next: each }
   each:
-    type: parallel
-    mode: ${mode}
+    type: parallel${mode === undefined ? '' : `\n    mode: ${mode}`}
     items: $.input.files
     node: { type: sync, operator: x/y, input: { f: $.item }${retry} }
     next: done
@@ -37,5 +36,14 @@ describe('Step Functions limits', () => {
   it('says nothing for a small declared bound or a distributed Map', () => {
     expect(limitWarnings(workflow(100))).toEqual([]);
     expect(limitWarnings(workflow(10_000, 'distributed'))).toEqual([]);
+  });
+
+  it('chooses a Distributed Map by itself when no mode is set and the items may be too many', () => {
+    const many = compileWorkflowText(workflow(10_000, undefined));
+    expect(many.diagnostics.filter((d) => d.code === 'STEP_FUNCTIONS_LIMIT')).toEqual([]);
+    expect(JSON.stringify(many.asl)).toContain('"Mode":"DISTRIBUTED"');
+    expect(many.plan?.passes.find((p) => p.pass === 'choose-map-mode')?.changes).toHaveLength(1);
+    const few = compileWorkflowText(workflow(100, undefined));
+    expect(JSON.stringify(few.asl)).toContain('"Mode":"INLINE"');
   });
 });
