@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { compileWorkflowText } from '../../lib/compiler/compile.js';
 
-function workflow(maxItems: number, mode: string | undefined = 'inline', retry = '') {
+/** `mode: null` leaves the field out (the planner chooses). */
+function workflow(maxItems: number, mode: string | null = 'inline', retry = '') {
   return `name: many
 input:
   type: object
@@ -10,7 +11,7 @@ input:
 nodes:
   begin: { type: start, next: each }
   each:
-    type: parallel${mode === undefined ? '' : `\n    mode: ${mode}`}
+    type: parallel${mode === null ? '' : `\n    mode: ${mode}`}
     items: $.input.files
     node: { type: sync, operator: x/y, input: { f: $.item }${retry} }
     next: done
@@ -39,11 +40,11 @@ describe('Step Functions limits', () => {
   });
 
   it('chooses a Distributed Map by itself when no mode is set and the items may be too many', () => {
-    const many = compileWorkflowText(workflow(10_000, undefined));
+    const many = compileWorkflowText(workflow(10_000, null));
     expect(many.diagnostics.filter((d) => d.code === 'STEP_FUNCTIONS_LIMIT')).toEqual([]);
     expect(JSON.stringify(many.asl)).toContain('"Mode":"DISTRIBUTED"');
     expect(many.plan?.passes.find((p) => p.pass === 'choose-map-mode')?.changes).toHaveLength(1);
-    const few = compileWorkflowText(workflow(100, undefined));
+    const few = compileWorkflowText(workflow(100, null));
     expect(JSON.stringify(few.asl)).toContain('"Mode":"INLINE"');
   });
 });
