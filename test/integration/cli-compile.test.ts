@@ -1,40 +1,10 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { validateAsl } from '../support/asl.js';
+import { BROKEN_WORKFLOW, dag, tempDir, tempFile } from '../support/cli.js';
 
-const run = promisify(execFile);
-
-/** Runs the real `dag` bin, as a user would after `npm ci`. */
-async function dag(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/dag.js', ...args], { encoding: 'utf8' });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'dag-cli-'));
-}
-
-function tempFile(name: string, text: string): string {
-  const path = join(tempDir(), name);
-  writeFileSync(path, text);
-  return path;
-}
-
-const BROKEN = `name: broken
-nodes:
-  begin: { type: start, next: work }
-  work: { type: sync, operator: media/probe, next: dnoe }
-  done: { type: end }
-`;
+const BROKEN = BROKEN_WORKFLOW;
 
 /** A router that params decide at compile time. */
 const BY_PARAMS = `name: by-params
