@@ -207,7 +207,7 @@ class WorkflowChecker {
       if (field === 'name' && issue.code === 'invalid_format') {
         this.report(
           DiagnosticCode.INVALID_NAME,
-          `Workflow name '${String(header.name)}' is not valid: use lowercase letters, digits and '-', starting with a letter, at most 63 characters (${WORKFLOW_NAME_PATTERN.source}).`,
+          `Workflow name '${shownValue(header.name)}' is not valid: use lowercase letters, digits and '-', starting with a letter, at most 63 characters (${WORKFLOW_NAME_PATTERN.source}).`,
           ['name'],
         );
         continue;
@@ -240,7 +240,7 @@ class WorkflowChecker {
       const message =
         type === undefined
           ? `Node '${name}' has no \`type\`. Set it to one of ${NODE_TYPES.join(', ')}.`
-          : `Node '${name}' has unknown type '${String(type)}'.${didYouMean(String(type), NODE_TYPES)} The types are ${NODE_TYPES.join(', ')}.`;
+          : `Node '${name}' has unknown type '${shownValue(type)}'.${didYouMean(shownValue(type), NODE_TYPES)} The types are ${NODE_TYPES.join(', ')}.`;
       this.report(DiagnosticCode.SCHEMA, message, type === undefined ? at : [...at, 'type'], { node: name });
       return;
     }
@@ -268,7 +268,7 @@ class WorkflowChecker {
         if ((record.next as unknown[]).indexOf(to) !== i) {
           this.report(
             DiagnosticCode.SCHEMA,
-            `Node '${name}' lists '${String(to)}' twice in \`next\`. Keep one.`,
+            `Node '${name}' lists '${shownValue(to)}' twice in \`next\`. Keep one.`,
             ['nodes', name, 'next', i],
             {
               node: name,
@@ -340,7 +340,7 @@ class WorkflowChecker {
       return `Callback '${name}' needs a \`target\` map: {kind: eventbridge, detailType}, {kind: sqs, queue} or {kind: http, url}.`;
     }
     if (typeof kind !== 'string' || !kinds.includes(kind)) {
-      return `Callback '${name}' has target kind '${String(kind)}'.${didYouMean(String(kind), kinds)} The kinds are eventbridge, sqs and http.`;
+      return `Callback '${name}' has target kind '${shownValue(kind)}'.${didYouMean(shownValue(kind), kinds)} The kinds are eventbridge, sqs and http.`;
     }
     if (issue.code === 'unrecognized_keys') {
       const allowed = {
@@ -912,6 +912,16 @@ function alwaysRunsBefore(
     if (!fixed || [...fixed].some((b) => !branches.has(b))) return false;
   }
   return true;
+}
+
+/** A value from the file as text for a message, whatever it is (objects may not convert to strings). */
+function shownValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value)?.slice(0, 60) ?? typeof value;
+  } catch {
+    return typeof value;
+  }
 }
 
 function commonPostDominator(a: string, b: string, ipdom: Map<string, string>): string {

@@ -421,4 +421,13 @@ describe('validateWorkflow: more rules', () => {
     expect(diagnosticsOf('- just\n- a list\n').map((d) => d.code)).toEqual(['SCHEMA']);
     expect(diagnosticsOf('').map((d) => d.code)).toEqual(['SCHEMA']);
   });
+
+  it('values that do not convert to text (objects with a toString field) give diagnostics, not a crash', () => {
+    const text = JSON.stringify({
+      name: { toString: [] },
+      nodes: { begin: { type: 'start', next: 'a' }, a: { type: { toString: [] }, next: [[{ toString: 1 }]] }, done: { type: 'end' } },
+    });
+    const codes = diagnosticsOf(text).map((d) => d.code);
+    expect(codes).toContain('SCHEMA');
+  });
 });
