@@ -1,27 +1,17 @@
-import { runCompile } from '../lib/cli/compile.js';
-import { runGraph } from '../lib/cli/graph.js';
+import '../lib/cli/node-warnings.js';
 import { type CommandIo, processIo } from '../lib/cli/io.js';
-import { runPlan } from '../lib/cli/plan.js';
-import { runRun } from '../lib/cli/run.js';
 import { CliIoError, USAGE, UsageError } from '../lib/cli/usage.js';
-import { runValidate } from '../lib/cli/validate.js';
-
-// The AWS SDK warns on Node 20 that future releases need Node 22; the CLI works on both, so that one
-// notice is kept off the user's screen. Every other warning prints as usual.
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (warning.name !== 'NodeVersionSupportWarning')
-    process.stderr.write(`${warning.name}: ${warning.message}\n`);
-});
 
 type Command = (args: string[], io: CommandIo) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  validate: runValidate,
-  compile: runCompile,
-  plan: runPlan,
-  graph: runGraph,
-  run: runRun,
+// Loaded on use: `dag validate` need not load the engine, the AWS SDK and the web view.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  validate: async () => (await import('../lib/cli/validate.js')).runValidate,
+  compile: async () => (await import('../lib/cli/compile.js')).runCompile,
+  plan: async () => (await import('../lib/cli/plan.js')).runPlan,
+  graph: async () => (await import('../lib/cli/graph.js')).runGraph,
+  run: async () => (await import('../lib/cli/run.js')).runRun,
+  serve: async () => (await import('../lib/cli/serve.js')).runServe,
 };
 
 /** The `dag` CLI. Returns the exit code: 0 success, 1 invalid workflow or failed task, 2 usage or I/O. */
@@ -31,12 +21,13 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
     io.stdout(USAGE);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const load = COMMANDS[name];
+  if (!load) {
     io.stderr(`dag: unknown command '${name}'\n\n${USAGE}`);
     return 2;
   }
   try {
+    const command = await load();
     return await command(args, io);
   } catch (error) {
     if (error instanceof UsageError) {

@@ -1,14 +1,17 @@
+import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { compileWorkflowText, type PlanStrategy } from '../compiler/compile.js';
+import type { ExecutionPlan } from '../compiler/plan-types.js';
 import { formatDiagnostic, hasErrors, sortDiagnostics } from '../dag/diagnostics.js';
 import { EmbeddedEngine, type ProgressEvent, type TaskResult } from '../local/engine.js';
+import { renderTaskReport } from '../web/report.js';
 import { readTextFile } from './files.js';
 import type { CommandIo } from './io.js';
-import { parseCommandLine, parseParams, UsageError } from './usage.js';
+import { CliIoError, parseCommandLine, parseParams, UsageError } from './usage.js';
 
 /**
  * `dag run FILE [--input JSON|@file] [--operators DIR] [--param k=v] [--no-optimize] [--plan P]
- * [--json]`: one task on the embedded engine. 0 when it succeeded, 1 when it failed or the DAG is
+ * [--json] [--report out.html]`: one task on the embedded engine. 0 when it succeeded, 1 when it failed or the DAG is
  * invalid, 2 on usage or I/O errors.
  */
 export async function runRun(args: string[], io: CommandIo): Promise<number> {
@@ -22,8 +25,6 @@ export async function runRun(args: string[], io: CommandIo): Promise<number> {
     data: { type: 'string' },
     report: { type: 'string' },
   });
-  if (values.report !== undefined)
-    throw new UsageError('--report (an HTML report of the run) is not available yet; use --json');
   const [file] = positionals;
   if (!file || positionals.length > 1) throw new UsageError('run takes one workflow FILE');
   if (values.plan !== undefined && values.plan !== 'fastest' && values.plan !== 'cheapest')
@@ -62,10 +63,27 @@ export async function runRun(args: string[], io: CommandIo): Promise<number> {
       if (result.error) io.stderr(`error ${result.error.error}: ${result.error.cause}`);
       io.stdout(JSON.stringify(result.output ?? null, null, 2));
     }
+    if (values.report !== undefined) await writeReport(values.report, compiled.plan!, result, io);
     return result.status === 'SUCCEEDED' ? 0 : 1;
   } finally {
     await engine.close();
   }
+}
+
+/** `--report out.html`: the DAG coloured by status and the trace Gantt, in one self-contained file. */
+async function writeReport(
+  path: string,
+  plan: ExecutionPlan,
+  result: TaskResult,
+  io: CommandIo,
+): Promise<void> {
+  const html = await renderTaskReport(plan, result);
+  try {
+    writeFileSync(path, html);
+  } catch (error) {
+    throw new CliIoError(`cannot write ${path}: ${(error as Error).message}`);
+  }
+  io.stderr(`report: ${path}`);
 }
 
 function parseInput(raw: string | undefined): unknown {

@@ -54,6 +54,23 @@ export function parseCallback(body: unknown, rawBytes?: number): ParsedCallback 
   return { ok: true, callback: parsed.data };
 }
 
+/**
+ * §7's answers in their order, up to the lookup: malformed 400, unknown id 404, over 256 KiB 413.
+ * `workExists` asks the tracking store; the rest (410, 409, 202) comes from claiming the work.
+ */
+export async function screenCallback(
+  body: unknown,
+  rawBytes: number | undefined,
+  workExists: (id: string) => Promise<boolean>,
+): Promise<ParsedCallback> {
+  const parsed = CallbackSchema.safeParse(body);
+  if (!parsed.success) return parseCallback(body, rawBytes);
+  if (!(await workExists(parsed.data.id))) {
+    return { ok: false, answer: { status: 404, message: `No event or segment '${parsed.data.id}'.` } };
+  }
+  return parseCallback(body, rawBytes);
+}
+
 /** The answer for a store error met while applying a callback; rethrows anything else. */
 export function answerForStoreError(error: unknown): CallbackAnswer {
   if (error instanceof WorkNotFoundError) return { status: 404, message: error.message };

@@ -1,0 +1,643 @@
+// `dag serve` end to end: every route of dag-spec §9 with fetch against a server on 127.0.0.1 (port 0),
+// a worker written for AWS (the real SQS and EventBridge SDK clients pointed at the server), and the
+// uploads folder. Real engine, real dynalite, test operators.
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandIo } from '../../lib/cli/io.js';
+import { runServe } from '../../lib/cli/serve.js';
+import { UsageError } from '../../lib/cli/usage.js';
+import type { WorkItem } from '../../lib/local/engine.js';
+import { DagServer, DataDirInUseError, type TaskView } from '../../lib/local/serve.js';
+
+let server: DagServer;
+let dataDir: string;
+/** Every response body of the test, to check that no task token ever leaves the server. */
+const responses: string[] = [];
+
+interface Answer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  readonly text: string;
+  readonly headers: Headers;
+}
+
+async function call(
+  method: string,
+  path: string,
+  body?: string | object,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { ...(typeof body === 'object' ? { 'content-type': 'application/json' } : {}), ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  responses.push(text);
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON (the web page): `text` has it
+  }
+  return { status: response.status, body: parsed, text, headers: response.headers };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const giveUp = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > giveUp) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+async function taskUntil(taskId: string, done: (view: TaskView) => boolean): Promise<TaskView> {
+  return waitFor(`task ${taskId}`, async () => {
+    const answer = await call('GET', `/tasks/${taskId}`);
+    const view = answer.body as unknown as TaskView;
+    return done(view) ? view : undefined;
+  });
+}
+
+const ended = (view: TaskView) => view.status !== 'RUNNING';
+
+async function register(yaml: string, contentType = 'application/yaml'): Promise<Answer> {
+  return call('POST', '/workflows', yaml, { 'content-type': contentType });
+}
+
+async function submit(
+  workflow: string,
+  input: unknown,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const answer = await call('POST', `/workflows/${workflow}/tasks`, JSON.stringify(input), headers);
+  expect(answer.status, answer.text).toBe(202);
+  return answer.body.taskId as string;
+}
+
+const ECHO = `name: echo-flow
+description: One echo.
+input:
+  type: object
+  required: [x]
+  properties:
+    x: { type: number }
+    tags: { type: array, items: { type: string } }
+nodes:
+  begin: { type: start, next: a }
+  a: { type: sync, operator: test/echo, input: { x: $.input.x }, next: done }
+  done: { type: end }
+`;
+
+const EXTERNAL = `name: external-flow
+nodes:
+  begin: { type: start, next: review }
+  review: { type: async, via: queue, queue: reviews, input: { x: $.input.x }, timeout: 600, next: done }
+  done: { type: end, output: { review: $.nodes.review } }
+`;
+
+const WORKER = `name: worker-flow
+nodes:
+  begin: { type: start, next: gpu }
+  gpu: { type: async, via: queue, input: { frames: $.input.frames }, timeout: 600, next: done }
+  done: { type: end, output: { gpu: $.nodes.gpu } }
+`;
+
+const SLOW = `name: slow-flow
+nodes:
+  begin: { type: start, next: nap }
+  nap: { type: sync, operator: test/sleep, input: { ms: 3000 }, timeout: 60, next: done }
+  done: { type: end }
+`;
+
+const TIMED = `name: timed-flow
+timeout: 1
+nodes:
+  begin: { type: start, next: nap }
+  nap: { type: sync, operator: test/sleep, input: { ms: 3000 }, timeout: 60, next: done }
+  done: { type: end }
+`;
+
+const FAILING = `name: failing-flow
+nodes:
+  begin: { type: start, next: boom }
+  boom: { type: sync, operator: test/fail, input: { name: Boom }, next: done }
+  done: { type: end }
+`;
+
+const UPLOAD = `name: upload-flow
+input:
+  type: object
+  required: [source]
+nodes:
+  begin: { type: start, next: look }
+  look: { type: sync, operator: test/echo, input: { source: $.input.source }, next: done }
+  done: { type: end }
+`;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'dag-serve-'));
+  server = await DagServer.start({
+    port: 0,
+    dataDir,
+    operatorsDir: 'test/fixtures/operators',
+    retryDelayMs: 0,
+    uploadPollMs: 50,
+  });
+  for (const yaml of [ECHO, EXTERNAL, WORKER, SLOW, TIMED, FAILING, UPLOAD])
+    expect((await register(yaml)).status).toBe(201);
+});
+
+afterAll(async () => {
+  await server?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('workflows', () => {
+  it('registers a workflow: 201 {name, version}, version +1 per registration', async () => {
+    const yaml = ECHO.replace('echo-flow', 'versioned');
+    expect((await register(yaml)).body).toEqual({ name: 'versioned', version: 1 });
+    expect((await register(yaml, 'text/plain')).body).toEqual({ name: 'versioned', version: 2 });
+    const asJson = JSON.stringify({
+      name: 'versioned',
+      nodes: { begin: { type: 'start', next: 'done' }, done: { type: 'end' } },
+    });
+    const third = await register(asJson, 'application/json');
+    expect(third.status).toBe(201);
+    expect(third.body).toEqual({ name: 'versioned', version: 3 });
+    const got = await call('GET', '/workflows/versioned');
+    expect(got.body).toMatchObject({ name: 'versioned', version: 3, source: asJson });
+    const first = await call('GET', '/workflows/versioned?version=1');
+    expect(first.body).toMatchObject({ version: 1, description: 'One echo.', input: { required: ['x'] } });
+  });
+
+  it('answers 400 with the diagnostics of an invalid workflow', async () => {
+    const answer = await register(ECHO.replace('next: done }', 'next: dnoe }'));
+    expect(answer.status).toBe(400);
+    expect(answer.body.diagnostics).toEqual([
+      expect.objectContaining({
+        code: 'UNKNOWN_NODE',
+        severity: 'error',
+        node: 'a',
+        line: expect.any(Number),
+      }),
+    ]);
+    const unknownOperator = await register(ECHO.replace('test/echo', 'test/nothing'));
+    expect(unknownOperator.status).toBe(400);
+    expect(unknownOperator.body.diagnostics).toEqual([expect.objectContaining({ code: 'UNKNOWN_OPERATOR' })]);
+    expect((await register('')).status).toBe(400);
+    expect((await register('name: [unclosed')).body.diagnostics).toEqual([
+      expect.objectContaining({ code: 'PARSE_ERROR' }),
+    ]);
+    const badSchema = await register(ECHO.replace('type: object', 'type: 12'));
+    expect(badSchema.status).toBe(400);
+    expect(JSON.stringify(badSchema.body.diagnostics)).toContain('not a valid JSON Schema');
+  });
+
+  it('lists workflows and answers 404 for an unknown one', async () => {
+    const list = await call('GET', '/workflows');
+    const names = (list.body.workflows as { name: string }[]).map((w) => w.name);
+    expect(names).toEqual(expect.arrayContaining(['echo-flow', 'external-flow', 'worker-flow']));
+    expect([...names].sort()).toEqual(names);
+    expect((await call('GET', '/workflows/nope')).status).toBe(404);
+    expect((await call('GET', '/workflows/echo-flow?version=x')).status).toBe(400);
+    expect((await call('GET', '/workflows/echo-flow?version=99')).status).toBe(404);
+  });
+});
+
+describe('tasks', () => {
+  it('runs a task in the background: 202 {taskId}, then the dag run --json object without traces', async () => {
+    const taskId = await submit('echo-flow', { x: 7 });
+    const view = await taskUntil(taskId, ended);
+    expect(view).toMatchObject({ taskId, workflow: 'echo-flow', status: 'SUCCEEDED' });
+    expect(Object.keys(view).sort()).toEqual(
+      ['events', 'output', 'segments', 'stats', 'status', 'taskId', 'workflow'].sort(),
+    );
+    expect((view.output as { a: { echo: { x: number } } }).a.echo.x).toBe(7);
+    expect(view.events.map((e) => e.node).sort()).toEqual(['a', 'begin', 'done']);
+    expect(view.stats.stateTransitions).toBeGreaterThan(0);
+    const traces = await call('GET', `/tasks/${taskId}/traces`);
+    expect(traces.body.traces).toEqual([
+      expect.objectContaining({
+        taskId,
+        eventId: `${taskId}_a`,
+        attempt: 1,
+        status: 'SUCCEEDED',
+        resource: 'cpu',
+      }),
+    ]);
+  });
+
+  it('checks the input against the workflow schema: 400 with the failing path', async () => {
+    const wrongType = await call('POST', '/workflows/echo-flow/tasks', { x: 'seven' });
+    expect(wrongType.status).toBe(400);
+    expect(wrongType.body).toMatchObject({ path: '/x', message: expect.stringContaining('/x') });
+    const missing = await call('POST', '/workflows/echo-flow/tasks', {});
+    expect(missing.body).toMatchObject({ path: '/x' });
+    const nested = await call('POST', '/workflows/echo-flow/tasks', { x: 1, tags: ['a', 2] });
+    expect(nested.body).toMatchObject({ path: '/tags/1' });
+    const notJson = await call('POST', '/workflows/echo-flow/tasks', '{"x": ', {
+      'content-type': 'application/json',
+    });
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.message).toMatch(/not JSON/);
+    expect((await call('POST', '/workflows/nope/tasks', {})).status).toBe(404);
+  });
+
+  it('returns the same task for the same Idempotency-Key', async () => {
+    const first = await submit('echo-flow', { x: 1 }, { 'Idempotency-Key': 'order-42' });
+    const again = await submit('echo-flow', { x: 1 }, { 'Idempotency-Key': 'order-42' });
+    const other = await submit('echo-flow', { x: 1 }, { 'Idempotency-Key': 'order-43' });
+    expect(again).toBe(first);
+    expect(other).not.toBe(first);
+    await taskUntil(first, ended);
+    await taskUntil(other, ended);
+  });
+
+  it('reports a failed task with its error', async () => {
+    const taskId = await submit('failing-flow', {});
+    const view = await taskUntil(taskId, ended);
+    expect(view.status).toBe('FAILED');
+    expect(view.error?.error).toBe('Boom');
+    const traces = (await call('GET', `/tasks/${taskId}/traces`)).body.traces as {
+      error?: { error: string };
+    }[];
+    expect(traces[0]?.error?.error).toBe('Boom');
+  });
+
+  it('ends a task over the workflow timeout TIMED_OUT', async () => {
+    const taskId = await submit('timed-flow', {});
+    const view = await taskUntil(taskId, ended);
+    expect(view.status).toBe('TIMED_OUT');
+    expect(view.error?.error).toBe('States.Timeout');
+  });
+
+  it('aborts a running task (then 409), and answers 404 for unknown tasks', async () => {
+    const taskId = await submit('slow-flow', {});
+    await taskUntil(taskId, (view) => view.events.some((e) => e.node === 'nap'));
+    const started = Date.now();
+    const abort = await call('POST', `/tasks/${taskId}/abort`);
+    expect(abort.status).toBe(200);
+    expect(abort.body).toEqual({ taskId, status: 'ABORTED' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await call('GET', `/tasks/${taskId}`)).body.status).toBe('ABORTED');
+    expect((await call('POST', `/tasks/${taskId}/abort`)).status).toBe(409);
+    expect((await call('POST', '/tasks/no-such-task/abort')).status).toBe(404);
+    expect((await call('GET', '/tasks/no-such-task')).status).toBe(404);
+    expect((await call('GET', '/tasks/no-such-task/traces')).status).toBe(404);
+  });
+
+  it('answers redrive with 501 and a reason (404 for an unknown task)', async () => {
+    const taskId = await submit('failing-flow', {});
+    await taskUntil(taskId, ended);
+    const redrive = await call('POST', `/tasks/${taskId}/redrive`);
+    expect(redrive.status).toBe(501);
+    expect(redrive.body.message).toMatch(/not available/);
+    expect((await call('POST', '/tasks/no-such-task/redrive')).status).toBe(404);
+  });
+});
+
+describe('callbacks', () => {
+  async function waitingWork(taskId: string): Promise<string> {
+    const view = await taskUntil(taskId, (v) =>
+      v.events.some((e) => e.node === 'review' && e.status === 'WAITING'),
+    );
+    return view.events.find((e) => e.node === 'review')!.eventId;
+  }
+
+  it('resumes a waiting node with POST /callbacks/{id}, with the answers of §7', async () => {
+    const taskId = await submit('external-flow', { x: 3 });
+    const id = await waitingWork(taskId);
+    expect(id).toBe(`${taskId}_review`);
+    expect(
+      (await call('POST', `/callbacks/${id}`, '{"status": ', { 'content-type': 'application/json' })).status,
+    ).toBe(400);
+    expect((await call('POST', `/callbacks/${id}`, { status: 'DONE' })).status).toBe(400);
+    expect((await call('POST', `/callbacks/${id}`, { id: 'other', status: 'SUCCEEDED' })).status).toBe(400);
+    expect((await call('POST', `/callbacks/${taskId}_nope`, { status: 'SUCCEEDED' })).status).toBe(404);
+    const big = { status: 'SUCCEEDED', output: { blob: 'x'.repeat(256 * 1024) } };
+    expect((await call('POST', `/callbacks/${id}`, big)).status).toBe(413);
+    expect((await call('POST', `/callbacks/${id}`, { status: 'SUCCEEDED', attempt: 2 })).status).toBe(409);
+    expect((await call('POST', `/callbacks/${id}`, { id, status: 'HEARTBEAT' })).status).toBe(202);
+    const ok = await call('POST', `/callbacks/${id}`, { status: 'SUCCEEDED', output: { approved: true } });
+    expect(ok.status).toBe(202);
+    expect((await call('POST', `/callbacks/${id}`, { status: 'SUCCEEDED', output: {} })).status).toBe(409);
+    const view = await taskUntil(taskId, ended);
+    expect(view.status).toBe('SUCCEEDED');
+    expect(view.output).toEqual({ review: { approved: true } });
+  });
+
+  it('measures the 256 KiB limit on the raw body', async () => {
+    const taskId = await submit('external-flow', { x: 1 });
+    const id = await waitingWork(taskId);
+    // Whitespace that JSON.stringify would drop still counts: the limit is on the bytes received.
+    const padded = `{"status": "SUCCEEDED", "output": {"a": 1}}${' '.repeat(256 * 1024)}`;
+    expect(
+      (await call('POST', `/callbacks/${id}`, padded, { 'content-type': 'application/json' })).status,
+    ).toBe(413);
+    // Far over any limit: refused before it is parsed, still with a JSON answer.
+    const huge = await call('POST', `/callbacks/${id}`, 'x'.repeat(9 * 1024 * 1024), {
+      'content-type': 'application/json',
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.body.message).toMatch(/over/);
+    expect((await call('POST', `/callbacks/${id}`, { status: 'FAILED', error: 'no' })).status).toBe(202);
+    expect((await taskUntil(taskId, ended)).status).toBe('FAILED');
+  });
+});
+
+describe('a worker written for AWS', () => {
+  const awsConfig = () => ({
+    endpoint: server.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+
+  it('receives the work item from SQS, deletes it and calls back through EventBridge PutEvents', async () => {
+    const sqs = new SQSClient(awsConfig());
+    const events = new EventBridgeClient(awsConfig());
+    try {
+      const taskId = await submit('worker-flow', { frames: 24 });
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'work' }));
+      expect(QueueUrl).toBe(`${server.url}/000000000000/work`);
+
+      const first = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 10,
+          VisibilityTimeout: 1,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        }),
+      );
+      expect(first.Messages).toHaveLength(1);
+      const item = JSON.parse(first.Messages![0]!.Body!) as WorkItem;
+      expect(item).toEqual({
+        id: `${taskId}_gpu`,
+        attempt: 1,
+        task: { id: taskId, workflow: 'worker-flow' },
+        node: { name: 'gpu' },
+        input: { frames: 24 },
+      });
+      // Not deleted: hidden for its visibility timeout, then back with a new receipt.
+      const hidden = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 0 }));
+      expect(hidden.Messages ?? []).toHaveLength(0);
+      const again = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl,
+          WaitTimeSeconds: 5,
+          VisibilityTimeout: 30,
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      const message = again.Messages![0]!;
+      expect(message.MessageId).toBe(first.Messages![0]!.MessageId);
+      expect(message.ReceiptHandle).not.toBe(first.Messages![0]!.ReceiptHandle);
+      expect(message.Attributes?.ApproximateReceiveCount).toBe('2');
+      // ChangeMessageVisibility on the live receipt works; on the old one the message is not in flight.
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl,
+          ReceiptHandle: message.ReceiptHandle,
+          VisibilityTimeout: 60,
+        }),
+      );
+      await expect(
+        sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl,
+            ReceiptHandle: first.Messages![0]!.ReceiptHandle,
+            VisibilityTimeout: 60,
+          }),
+        ),
+      ).rejects.toThrow(expect.objectContaining({ name: 'MessageNotInflight' }));
+      await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle }));
+
+      const put = await events.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              Source: 'dag.worker',
+              DetailType: 'Node Callback',
+              EventBusName: 'dag-engine',
+              Detail: JSON.stringify({
+                id: item.id,
+                attempt: item.attempt,
+                status: 'SUCCEEDED',
+                output: { gpuMs: 5 },
+              }),
+            },
+          ],
+        }),
+      );
+      expect(put.FailedEntryCount).toBe(0);
+      expect(put.Entries?.[0]?.EventId).toEqual(expect.any(String));
+      const view = await taskUntil(taskId, ended);
+      expect(view.status).toBe('SUCCEEDED');
+      expect(view.output).toEqual({ gpu: { gpuMs: 5 } });
+      expect(view.events.find((e) => e.node === 'gpu')?.status).toBe('SUCCEEDED');
+      // Deleted: the message never comes back.
+      const after = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 0 }));
+      expect(after.Messages ?? []).toHaveLength(0);
+    } finally {
+      sqs.destroy();
+      events.destroy();
+    }
+  });
+
+  it('long-polls until work arrives', async () => {
+    const sqs = new SQSClient(awsConfig());
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'work' }));
+      const received = sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10 }));
+      await sleep(200);
+      const taskId = await submit('worker-flow', { frames: 1 });
+      const started = Date.now();
+      const { Messages } = await received;
+      expect(Date.now() - started).toBeLessThan(3_000);
+      const item = JSON.parse(Messages![0]!.Body!) as WorkItem;
+      expect(item.task.id).toBe(taskId);
+      await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: Messages![0]!.ReceiptHandle }));
+      const callback = await call('POST', `/callbacks/${item.id}`, { status: 'SUCCEEDED', output: {} });
+      expect(callback.status).toBe(202);
+      expect((await taskUntil(taskId, ended)).status).toBe('SUCCEEDED');
+    } finally {
+      sqs.destroy();
+    }
+  });
+
+  it('answers SQS errors in the shape the SDK understands', async () => {
+    const sqs = new SQSClient(awsConfig());
+    try {
+      await expect(sqs.send(new GetQueueUrlCommand({ QueueName: 'no-such-queue' }))).rejects.toThrow(
+        expect.objectContaining({ name: 'QueueDoesNotExist' }),
+      );
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'reviews' }));
+      await expect(sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: 'forged' }))).rejects.toThrow(
+        expect.objectContaining({ name: 'ReceiptHandleIsInvalid' }),
+      );
+    } finally {
+      sqs.destroy();
+    }
+    const noTarget = await call('POST', '/', {});
+    expect(noTarget.status).toBe(400);
+    const unknown = await call('POST', '/', {}, { 'x-amz-target': 'AmazonSQS.PurgeQueue' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.__type).toBe('com.amazonaws.sqs#UnknownOperationException');
+    const notJson = await call('POST', '/', '{', { 'x-amz-target': 'AWSEvents.PutEvents' });
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.__type).toBe('SerializationException');
+  });
+});
+
+describe('uploads', () => {
+  it('starts one task per file version dropped into <data>/uploads/<workflow>/', async () => {
+    const folder = join(dataDir, 'uploads', 'upload-flow', 'day1');
+    await mkdir(folder, { recursive: true });
+    const file = join(folder, 'clip.mp4');
+    writeFileSync(file, 'first');
+    const tasksOf = async () => (await server.engine.store.listTasks({ workflow: 'upload-flow' })).tasks;
+    const [task] = await waitFor('a task for the upload', async () => {
+      const tasks = await tasksOf();
+      return tasks.length > 0 ? tasks : undefined;
+    });
+    expect(task!.input).toEqual({ source: file });
+    expect((await taskUntil(task!.taskId, ended)).status).toBe('SUCCEEDED');
+    await sleep(300); // several scans: the same version starts nothing more
+    expect(await tasksOf()).toHaveLength(1);
+    writeFileSync(file, 'second version');
+    utimesSync(file, new Date(), new Date(Date.now() + 5_000));
+    await waitFor('a task for the new version', async () =>
+      (await tasksOf()).length === 2 ? true : undefined,
+    );
+    // A folder with no registered workflow starts nothing.
+    await mkdir(join(dataDir, 'uploads', 'unknown-flow'), { recursive: true });
+    writeFileSync(join(dataDir, 'uploads', 'unknown-flow', 'x.mp4'), 'x');
+    await sleep(300);
+    expect((await server.engine.store.listTasks({ workflow: 'unknown-flow' })).tasks).toHaveLength(0);
+  });
+});
+
+describe('the web view', () => {
+  it('serves the page and its script', async () => {
+    const page = await call('GET', '/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(page.text).toContain('<script type="module" src="/ui/app.js">');
+    const script = await call('GET', '/ui/app.js');
+    expect(script.headers.get('content-type')).toContain('text/javascript');
+    expect(script.text).toContain('renderGantt');
+    expect(script.text).not.toMatch(/^import /m);
+  });
+
+  it('draws a workflow as its business DAG and its execution plan', async () => {
+    const graphs = await call('GET', '/ui/api/workflows/external-flow/graphs');
+    expect(graphs.body).toMatchObject({ name: 'external-flow', version: 1 });
+    expect(graphs.body.business).toMatch(/^<svg [^>]*class="dag-graph dag-business"/);
+    expect(graphs.body.business).toContain('data-nodes="review"');
+    expect(graphs.body.plan).toMatch(/class="dag-graph dag-plan"/);
+    expect((await call('GET', '/ui/api/workflows/nope/graphs')).status).toBe(404);
+  });
+
+  it('gives a task with its traces and segment progress, and a workflow with its recent tasks', async () => {
+    const taskId = await submit('echo-flow', { x: 2 });
+    await taskUntil(taskId, ended);
+    const detail = await call('GET', `/ui/api/tasks/${taskId}`);
+    expect(detail.body).toMatchObject({ task: { taskId, status: 'SUCCEEDED' }, version: 1, progress: {} });
+    expect(detail.body.traces).toHaveLength(1);
+    const recent = await call('GET', '/ui/api/workflows/echo-flow/tasks');
+    expect((recent.body.tasks as { taskId: string }[]).map((t) => t.taskId)).toContain(taskId);
+    expect((await call('GET', '/ui/api/tasks/nope')).status).toBe(404);
+  });
+});
+
+describe('the server', () => {
+  it('answers unknown routes with JSON 404', async () => {
+    const answer = await call('GET', '/no/such/route');
+    expect(answer.status).toBe(404);
+    expect(answer.body.message).toMatch(/No route/);
+  });
+
+  it('never returns a task token', async () => {
+    // Every token the engine minted for the tests above has this shape; none may appear in a response.
+    const all = responses.join('\n');
+    expect(all).not.toMatch(/local-[0-9a-f]{8}-[0-9a-f]{4}-/);
+    expect(all).not.toMatch(/taskToken/i);
+  });
+});
+
+describe('a data folder', () => {
+  it('keeps workflows and tasks across restarts, ends orphaned tasks, and admits one server at a time', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dag-serve-restart-'));
+    try {
+      const first = await DagServer.start({ port: 0, dataDir: dir, operatorsDir: 'test/fixtures/operators' });
+      try {
+        await expect(DagServer.start({ port: 0, dataDir: dir })).rejects.toThrow(DataDirInUseError);
+        const registered = await fetch(`${first.url}/workflows`, { method: 'POST', body: ECHO });
+        expect(registered.status).toBe(201);
+        // A task the engine never ran, as if the process had died while it ran.
+        await first.engine.store.createTask({ taskId: 'orphan-1', workflow: 'echo-flow', input: {} });
+      } finally {
+        await first.close();
+      }
+      const second = await DagServer.start({
+        port: 0,
+        dataDir: dir,
+        operatorsDir: 'test/fixtures/operators',
+      });
+      try {
+        const workflow = await fetch(`${second.url}/workflows/echo-flow`);
+        expect(await workflow.json()).toMatchObject({ name: 'echo-flow', version: 1 });
+        const orphan = (await (await fetch(`${second.url}/tasks/orphan-1`)).json()) as TaskView;
+        expect(orphan.status).toBe('FAILED');
+        expect(orphan.error?.error).toBe('EngineStopped');
+        const again = await fetch(`${second.url}/workflows`, { method: 'POST', body: ECHO });
+        expect(await again.json()).toEqual({ name: 'echo-flow', version: 2 });
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('dag serve', () => {
+  function bufferIo(): CommandIo & { err: string[] } {
+    const err: string[] = [];
+    return { err, stdout: () => {}, stderr: (line) => err.push(line) };
+  }
+
+  it('serves until stopped, on the port it prints', async () => {
+    const io = bufferIo();
+    const stop = new AbortController();
+    const exit = runServe(['--port', '0', '--operators', 'test/fixtures/operators'], io, stop.signal);
+    const url = await waitFor('the listening line', async () =>
+      io.err.map((line) => /(http:\/\/127\.0\.0\.1:\d+)\//.exec(line)?.[1]).find(Boolean),
+    );
+    const list = await fetch(`${url}/workflows`);
+    expect(await list.json()).toEqual({ workflows: [] });
+    stop.abort();
+    expect(await exit).toBe(0);
+  });
+
+  it('refuses a bad command line', async () => {
+    await expect(runServe(['--port', 'eighty'], bufferIo())).rejects.toThrow(UsageError);
+    await expect(runServe(['--operators', 'no/such/dir'], bufferIo())).rejects.toThrow(UsageError);
+    await expect(runServe(['file.yaml'], bufferIo())).rejects.toThrow(UsageError);
+  });
+});
