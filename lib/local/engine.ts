@@ -16,8 +16,9 @@ import {
   type Callback,
   type CallbackAnswer,
   callbackError,
-  parseCallback,
+  screenCallback,
 } from '../runtime/callbacks.js';
+import { sendHttpCallback } from '../runtime/http-callback.js';
 import {
   errorInfo,
   type LogLine,
@@ -26,7 +27,10 @@ import {
   silentLog,
 } from '../runtime/operator-runtime.js';
 import { OperatorCatalog } from '../runtime/operators.js';
+import { reportingPlanOf } from '../runtime/reporting.js';
 import { runScript } from '../runtime/script.js';
+import { checkTolerance, type ToleranceInput } from '../runtime/tolerance.js';
+import type { WorkItem } from '../runtime/work-item.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../tracking/dynamo-store.js';
 import { eventIdOf, newTaskId, parseWorkId, segmentIdOf } from '../tracking/ids.js';
 import type { TaskRecord, TraceRecord } from '../tracking/records.js';
@@ -77,15 +81,7 @@ export type ProgressEvent =
       readonly item: WorkItem;
     };
 
-/** A work item of dag-spec §7. */
-export interface WorkItem {
-  readonly id: string;
-  readonly attempt: number;
-  readonly task: { readonly id: string; readonly workflow: string };
-  readonly node: { readonly name: string };
-  readonly segment?: { readonly id: string; readonly order: number };
-  readonly input: unknown;
-}
+export type { WorkItem };
 
 export interface TaskResult {
   readonly taskId: string;
@@ -278,11 +274,15 @@ export class EmbeddedEngine {
   }
 
   /**
-   * Applies a callback (dag-spec §7): 400 malformed, 413 too large, 404 unknown, 410 too late, 409
+   * Applies a callback (dag-spec §7): 400 malformed, 404 unknown, 413 too large, 410 too late, 409
    * stale or finished; otherwise the waiting state resumes, exactly once, and the answer is 202.
    */
   async callback(body: unknown, rawBytes?: number): Promise<CallbackAnswer> {
-    const parsed = parseCallback(body, rawBytes);
+    const parsed = await screenCallback(
+      body,
+      rawBytes,
+      async (id) => (await this.store.getWork(id)) !== undefined,
+    );
     if (!parsed.ok) return parsed.answer;
     const callback = parsed.callback;
     try {
@@ -340,21 +340,14 @@ export class EmbeddedEngine {
     if (!plan || !asl) throw new Error('internal: runTask needs a compiled workflow (plan and ASL)');
     const existing = this.prepared.get(plan);
     if (existing) return existing;
-    const reporting = new Map<string, { node: string; type: WorkflowNode['type'] }>();
-    for (const state of allStates(plan)) {
-      if (state.kind === 'choice' || state.kind === 'end' || state.kind === 'map')
-        reporting.set(state.name, { node: state.node, type: plan.dag.nodes.get(state.node)!.type });
-      if (state.kind === 'pass' && state.node) reporting.set(state.name, { node: state.node, type: 'start' });
-      if (state.kind === 'task' && plan.dag.nodes.get(state.nodes[0]!)?.type === 'callback')
-        reporting.set(state.name, { node: state.nodes[0]!, type: 'callback' });
-    }
+    // The same map the compiler Lambda stores for the status Lambda on AWS.
+    const reportingPlan = reportingPlanOf(plan);
+    const reporting = new Map(Object.entries(reportingPlan.states));
     // Built once per definition: the constructor validates, which costs tens of milliseconds.
     const machine = new StateMachine(asl as never, {
       validationOptions: { checkArn: true, checkPaths: true },
     });
-    const foldedEnds = new Map<string, string>();
-    for (const state of allStates(plan))
-      if (state.kind !== 'choice' && state.endsAs) foldedEnds.set(state.name, state.endsAs);
+    const foldedEnds = new Map(Object.entries(reportingPlan.foldedEnds));
     const result: Prepared = { plan, asl, machine, reporting, foldedEnds };
     this.prepared.set(plan, result);
     return result;
@@ -585,18 +578,7 @@ export class EmbeddedEngine {
       const message = this.queues.send(queueNameOfUrl(input.QueueUrl), input.MessageBody);
       return { MessageId: message.messageId };
     }
-    const response = await fetch(input.url, {
-      method: input.method,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(input.body ?? null),
-      signal: AbortSignal.timeout(30_000),
-    });
-    if (!response.ok)
-      throw new OperatorFailedError(
-        'CallbackHttpError',
-        `${input.method} ${input.url} answered ${response.status}`,
-      );
-    return { status: response.status };
+    return sendHttpCallback(input);
   }
 
   /** Records events of nodes that run no operator from the execution's event log; counts transitions. */
@@ -770,29 +752,6 @@ type CallbackInput =
   | { Entries: { EventBusName: string; Source: string; DetailType: string; Detail: unknown }[] }
   | { QueueUrl: string; MessageBody: unknown }
   | { url: string; method: string; body: unknown };
-
-interface ToleranceInput {
-  readonly node: string;
-  readonly toleratedFailurePercentage: number;
-  readonly items: unknown[];
-}
-
-/** After a Map with tolerated failures: fail when the failed share is over the limit, else null the failures. */
-export function checkTolerance(input: ToleranceInput): unknown[] {
-  const failed = input.items.filter(isFailedItem).length;
-  const share = input.items.length === 0 ? 0 : (failed / input.items.length) * 100;
-  if (share > input.toleratedFailurePercentage) {
-    throw new OperatorFailedError(
-      'ToleratedFailureExceeded',
-      `${failed} of ${input.items.length} items of '${input.node}' failed (${share.toFixed(1)}%), over the tolerated ${input.toleratedFailurePercentage}%.`,
-    );
-  }
-  return input.items.map((item) => (isFailedItem(item) ? null : item));
-}
-
-function isFailedItem(item: unknown): boolean {
-  return item !== null && typeof item === 'object' && (item as { dagFailed?: unknown }).dagFailed === true;
-}
 
 /** How many items a Map state is about to run, read from its input at the node's `items` path. */
 function itemCount(prepared: Prepared, mapState: string, input: unknown): number {

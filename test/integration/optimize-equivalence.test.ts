@@ -30,7 +30,9 @@ function runnable(doc: WorkflowObject): string {
 /** What must not change: status, output and events (run-specific times and ids left out). */
 function behaviour(result: TaskResult) {
   const withoutTimes = (value: unknown): unknown =>
-    JSON.parse(JSON.stringify(value, (key, v) => (key === 'at' ? undefined : v === result.taskId ? '<task>' : v)));
+    JSON.parse(
+      JSON.stringify(value, (key, v) => (key === 'at' ? undefined : v === result.taskId ? '<task>' : v)),
+    );
   return {
     status: result.status,
     output: withoutTimes(result.output),

@@ -425,7 +425,11 @@ describe('validateWorkflow: more rules', () => {
   it('values that do not convert to text (objects with a toString field) give diagnostics, not a crash', () => {
     const text = JSON.stringify({
       name: { toString: [] },
-      nodes: { begin: { type: 'start', next: 'a' }, a: { type: { toString: [] }, next: [[{ toString: 1 }]] }, done: { type: 'end' } },
+      nodes: {
+        begin: { type: 'start', next: 'a' },
+        a: { type: { toString: [] }, next: [[{ toString: 1 }]] },
+        done: { type: 'end' },
+      },
     });
     const codes = diagnosticsOf(text).map((d) => d.code);
     expect(codes).toContain('SCHEMA');

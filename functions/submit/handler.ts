@@ -1,0 +1,69 @@
+// `POST /workflows/{name}/tasks` (dag-spec §9): checks the input, creates the task (Idempotency-Key:
+// the tracking store's conditional key rows, 24 h) and starts its execution.
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import {
+  answerForError,
+  bodyOf,
+  header,
+  json,
+  message,
+  parseJson,
+  pathParameter,
+} from '../../lib/aws/http.js';
+import { createLogger } from '../../lib/aws/logging.js';
+import { trackingFromEnv, workflowsFrom } from '../../lib/aws/stores.js';
+import {
+  InvalidIdempotencyKeyError,
+  InvalidTaskInputError,
+  submitTask,
+  TaskInputTooLargeError,
+  type TaskServiceDeps,
+  WorkflowNotDeployedError,
+  WorkflowNotFoundError,
+} from '../../lib/aws/task-service.js';
+import { TaskInputChecker } from '../../lib/runtime/task-input.js';
+import { IdempotencyKeyContendedError, RecordTooLargeError } from '../../lib/tracking/store.js';
+
+const logger = createLogger();
+const stores = trackingFromEnv(['tasks', 'idempotency', 'workflows']);
+const deps: TaskServiceDeps = {
+  store: stores.tracking,
+  deployments: workflowsFrom(stores).deployments,
+  sfn: new SFNClient({}),
+  inputs: new TaskInputChecker(),
+};
+
+export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  const workflow = pathParameter(event, 'name');
+  const body = bodyOf(event).text;
+  let input: unknown = {};
+  if (body.trim() !== '') {
+    const parsed = parseJson(body);
+    if (!parsed.ok) return message(400, `The task input is not JSON: ${parsed.message}`);
+    input = parsed.value;
+  }
+  const idempotencyKey = header(event, 'idempotency-key');
+  try {
+    const { taskId, created } = await submitTask(
+      { workflow, input, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) },
+      deps,
+    );
+    logger.info(created ? 'task submitted' : 'task already submitted with this key', { taskId, workflow });
+    return json(202, { taskId });
+  } catch (error) {
+    if (error instanceof InvalidTaskInputError)
+      return json(400, { message: error.message, path: error.path });
+    const answer = answerForError(error, [
+      [WorkflowNotFoundError, 404],
+      [InvalidIdempotencyKeyError, 400],
+      [TaskInputTooLargeError, 413],
+      [RecordTooLargeError, 413],
+      [WorkflowNotDeployedError, 409],
+      [IdempotencyKeyContendedError, 409],
+    ]);
+    if (answer) return answer;
+    logger.error('submit failed', { error, workflow });
+    throw error;
+  }
+}

@@ -1,0 +1,123 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { describe, expect, it } from 'vitest';
+import { ENV } from '../../lib/config/env.js';
+import { AsyncDispatch } from '../../lib/infra/async-dispatch.js';
+import { GpuBatch } from '../../lib/infra/gpu-batch.js';
+import { OperatorCatalog } from '../../lib/infra/operator-catalog.js';
+import {
+  identityStatements,
+  logicalIdOf,
+  PREFIX,
+  REGISTRY_IMAGE,
+  stackWithTables,
+  statementsWithAction,
+  TEST_OPERATORS,
+} from './support.js';
+
+describe('AsyncDispatch', () => {
+  const { stack, tables } = stackWithTables();
+  const bucket = new s3.Bucket(stack, 'Media');
+  const catalog = new OperatorCatalog(stack, 'Operators', { tables, bucket, operators: TEST_OPERATORS });
+  const dispatch = new AsyncDispatch(stack, 'Async', {
+    tables,
+    catalog,
+    queueNames: ['review'],
+    stateMachinePrefix: PREFIX,
+  });
+  dispatch.connectBatch(
+    new GpuBatch(stack, 'Gpu', { tables, bus: dispatch.bus, bucket, image: REGISTRY_IMAGE() }),
+  );
+  const template = Template.fromStack(stack);
+  const dispatchFn = logicalIdOf(template, 'AWS::Lambda::Function', 'AsyncDispatchFunction');
+
+  it('has the work queue, the named queues, encrypted and TLS-only, with a dead-letter queue', () => {
+    expect([...dispatch.queues.keys()].sort()).toEqual(['review', 'work']);
+    const deadLetters = logicalIdOf(template, 'AWS::SQS::Queue', 'AsyncWorkDeadLetters');
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetters, 'Arn'] }, maxReceiveCount: 5 },
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('routes dag.worker Node Callback events on the engine bus to the callback function', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: logicalIdOf(template, 'AWS::Events::EventBus', 'AsyncBus') },
+      EventPattern: { source: ['dag.worker'], 'detail-type': ['Node Callback'] },
+      Targets: [
+        Match.objectLike({
+          Arn: {
+            'Fn::GetAtt': [
+              logicalIdOf(template, 'AWS::Lambda::Function', 'AsyncCallbackEventsFunction'),
+              'Arn',
+            ],
+          },
+          DeadLetterConfig: Match.anyValue(),
+          RetryPolicy: Match.anyValue(),
+        }),
+      ],
+    });
+  });
+
+  it('grants SendTask* to both callback functions in a policy of its own, on the compiled machines', () => {
+    const policy = template.findResources('AWS::IAM::Policy', {
+      Properties: { PolicyName: Match.stringLikeRegexp('TaskResponses') },
+    });
+    const [only] = Object.values(policy);
+    expect(only!.Properties.Roles).toHaveLength(2);
+    const [statement] = only!.Properties.PolicyDocument.Statement;
+    expect(statement.Action).toEqual([
+      'states:SendTaskSuccess',
+      'states:SendTaskFailure',
+      'states:SendTaskHeartbeat',
+    ]);
+    expect(JSON.stringify(statement.Resource)).toContain(`:stateMachine:${PREFIX}-*`);
+  });
+
+  it('tells the dispatch function its queues, workers and Batch queue, and grants exactly those', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Environment: {
+        Variables: Match.objectLike({
+          [ENV.WORK_QUEUES]: Match.anyValue(),
+          [ENV.OPERATOR_WORKERS]: Match.anyValue(),
+          [ENV.BATCH_JOB_QUEUE_ARN]: Match.anyValue(),
+          [ENV.BATCH_JOB_DEFINITION_ARN]: Match.anyValue(),
+          [ENV.EVENTS_TABLE]: Match.anyValue(),
+          [ENV.SEGMENTS_TABLE]: Match.anyValue(),
+        }),
+      },
+    });
+    const dispatchRole =
+      template.findResources('AWS::Lambda::Function')[dispatchFn]!.Properties.Role['Fn::GetAtt'][0];
+    const statements = identityStatements(template).filter((entry) =>
+      JSON.stringify(
+        template.findResources('AWS::IAM::Policy')[entry.logicalId]?.Properties.Roles ?? [],
+      ).includes(dispatchRole),
+    );
+    const invoke = statements.find((entry) => entry.statement.Action === 'lambda:InvokeFunction');
+    expect(JSON.stringify(invoke?.statement.Resource)).toContain('OperatorsTestEchoWorker');
+    expect(JSON.stringify(invoke?.statement.Resource)).not.toContain('Task');
+    expect(
+      statements.some((entry) => JSON.stringify(entry.statement.Action).includes('batch:SubmitJob')),
+    ).toBe(true);
+    expect(statementsWithAction(template, 'sqs:SendMessage').length).toBeGreaterThan(0);
+  });
+
+  it('has the notifier and tolerance functions compiled Tasks call', () => {
+    expect(dispatch.notifier.function.node.id).toBe('Function');
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.SERVICE_NAME]: 'notifier' }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.SERVICE_NAME]: 'tolerance' }) },
+    });
+  });
+});

@@ -1,0 +1,325 @@
+// The tracking writes of the callback and status handlers, against dynalite (the real DynamoDB API):
+// handlers built exactly as on Lambda (module-scope clients, env-named tables), with only Step
+// Functions faked.
+import {
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  type HistoryEventType,
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  type ExecutionStatusDetail,
+  recordNodeEvents,
+  type HistoryEvent as StatusHistoryEvent,
+} from '../../lib/aws/status-service.js';
+import { DynamoWorkflowDeployments } from '../../lib/aws/workflow-deployments.js';
+import { compileWorkflowText } from '../../lib/compiler/compile.js';
+import { type LocalDynamo, startLocalDynamo } from '../../lib/local/dynalite.js';
+import { reportingPlanOf } from '../../lib/runtime/reporting.js';
+import { createTrackingDocumentClient, DynamoTrackingStore } from '../../lib/tracking/dynamo-store.js';
+import { newTaskId } from '../../lib/tracking/ids.js';
+import { DynamoWorkflowRegistry } from '../../lib/tracking/workflow-registry.js';
+import { apiEvent, sdkError, stubHandlerEnv } from '../unit/handlers-support.js';
+
+const sfn = mockClient(SFNClient);
+let dynamo: LocalDynamo;
+let store: DynamoTrackingStore;
+let callback: typeof import('../../functions/callback/handler.js');
+let status: typeof import('../../functions/status/handler.js');
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  stubHandlerEnv(dynamo.tableNames);
+  // Module-scope clients of the handlers reach dynalite through the SDK's service endpoint variable.
+  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+  store = new DynamoTrackingStore({
+    documentClient: createTrackingDocumentClient(dynamo.client),
+    tableNames: dynamo.tableNames,
+  });
+  callback = await import('../../functions/callback/handler.js');
+  status = await import('../../functions/status/handler.js');
+});
+afterEach(() => {
+  sfn.reset();
+});
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await dynamo?.close();
+});
+
+async function waitingWork(node: string, options: { order?: number; heartbeatSeconds?: number } = {}) {
+  const taskId = newTaskId();
+  await store.createTask({ taskId, workflow: 'flow', input: {}, engine: 'stepfunctions' });
+  const eventId = `${taskId}_${node}`;
+  const workId = options.order === undefined ? eventId : `${eventId}_${options.order}`;
+  if (options.order === undefined) await store.startEvent({ taskId, node, type: 'async', attempt: 1 });
+  else await store.startSegment({ taskId, node, order: options.order, attempt: 1 });
+  await store.parkWork({
+    taskId,
+    workId,
+    attempt: 1,
+    taskToken: `token-${workId}`,
+    deadline: new Date(Date.now() + 60_000),
+    ...(options.heartbeatSeconds ? { heartbeatSeconds: options.heartbeatSeconds } : {}),
+  });
+  return { taskId, workId };
+}
+
+const post = (id: string, body: unknown) =>
+  callback.apiHandler(
+    apiEvent('POST', '/callbacks/{id}', { pathParameters: { id }, body: JSON.stringify(body) }),
+  );
+
+describe('callback handler on dynalite', () => {
+  it('resumes exactly once: the first SUCCEEDED is 202 and recorded, a duplicate is 409', async () => {
+    const { workId } = await waitingWork('review');
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    expect((await post(workId, { status: 'SUCCEEDED', output: { approved: true } })).statusCode).toBe(202);
+    expect((await post(workId, { status: 'SUCCEEDED', output: { approved: false } })).statusCode).toBe(409);
+    expect(sfn.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input)).toEqual([
+      { taskToken: `token-${workId}`, output: '{"approved":true}' },
+    ]);
+    const work = await store.getWork(workId);
+    expect(work).toMatchObject({ status: 'SUCCEEDED', output: { approved: true }, attempts: 1 });
+    expect(work).not.toHaveProperty('taskToken');
+  });
+
+  it('lets one of many concurrent callbacks win', async () => {
+    const { workId } = await waitingWork('race');
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => post(workId, { status: 'SUCCEEDED', output: i })),
+    );
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([202, 409, 409, 409, 409]);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+  });
+
+  it('fails a segment on FAILED', async () => {
+    const { workId } = await waitingWork('transcode', { order: 2 });
+    sfn.on(SendTaskFailureCommand).resolves({});
+    const answer = await post(workId, { status: 'FAILED', error: { error: 'GpuLost', cause: 'gone' } });
+    expect(answer.statusCode).toBe(202);
+    expect(await store.getWork(workId)).toMatchObject({
+      status: 'FAILED',
+      order: 2,
+      error: { error: 'GpuLost', cause: 'gone' },
+    });
+  });
+
+  it('answers 410 and records nothing when Step Functions says the attempt timed out', async () => {
+    const { workId } = await waitingWork('late');
+    sfn.on(SendTaskSuccessCommand).rejects(sdkError('TaskTimedOut', 'Task Timed Out'));
+    expect((await post(workId, { status: 'SUCCEEDED' })).statusCode).toBe(410);
+    expect((await store.getWork(workId))?.status).toBe('WAITING');
+  });
+
+  it('extends the heartbeat deadline on HEARTBEAT', async () => {
+    const { workId } = await waitingWork('beat', { heartbeatSeconds: 600 });
+    const before = (await store.getWork(workId)) as { heartbeatDeadline?: string };
+    sfn.on(SendTaskHeartbeatCommand).resolves({});
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await post(workId, { status: 'HEARTBEAT' })).statusCode).toBe(202);
+    const after = (await store.getWork(workId)) as { heartbeatDeadline?: string; status: string };
+    expect(after.status).toBe('WAITING');
+    expect(after.heartbeatDeadline! > before.heartbeatDeadline!).toBe(true);
+  });
+
+  it('answers 404 for work that does not exist', async () => {
+    expect((await post(`${newTaskId()}_ghost`, { status: 'SUCCEEDED' })).statusCode).toBe(404);
+  });
+});
+
+describe('status handler on dynalite', () => {
+  const SOURCE = `name: flow
+nodes:
+  begin: { type: start, next: probe }
+  probe: { type: sync, operator: test/echo, next: route }
+  route:
+    type: router
+    routes: [{ when: nodes.probe.ok, next: tell }]
+    default: done
+  tell: { type: callback, target: { kind: eventbridge, detailType: Told }, next: done }
+  done: { type: end }
+`;
+  let version: number;
+
+  beforeAll(async () => {
+    const compiled = compileWorkflowText(SOURCE);
+    const documentClient = createTrackingDocumentClient(dynamo.client);
+    const registry = new DynamoWorkflowRegistry(documentClient, dynamo.tableNames.workflows);
+    const record = await registry.register({ name: 'flow', source: SOURCE });
+    version = record.version;
+    await new DynamoWorkflowDeployments(documentClient, dynamo.tableNames.workflows, registry).attach(
+      'flow',
+      version,
+      {
+        stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:dagtest-flow',
+        versionArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:dagtest-flow:1',
+        aliasArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:dagtest-flow:live',
+        reporting: reportingPlanOf(compiled.plan!),
+        params: {},
+        definitionSha256: 'x',
+      },
+    );
+  });
+
+  const change = (taskId: string, detail: Partial<ExecutionStatusDetail>) =>
+    status.handler({
+      detail: {
+        executionArn: `arn:aws:states:us-east-1:123456789012:execution:dagtest-flow:${taskId}`,
+        stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:dagtest-flow:1',
+        name: taskId,
+        status: 'RUNNING',
+        ...detail,
+      },
+    } as EventBridgeEvent<'Step Functions Execution Status Change', ExecutionStatusDetail>);
+
+  const at = (second: number) => new Date(Date.UTC(2026, 10, 1, 0, 0, second));
+  const entered = (id: number, type: HistoryEventType, name: string): HistoryEvent => ({
+    id,
+    previousEventId: id - 1,
+    type,
+    timestamp: at(id),
+    stateEnteredEventDetails: { name },
+  });
+  const exited = (id: number, type: HistoryEventType, name: string): HistoryEvent => ({
+    id,
+    previousEventId: id - 1,
+    type,
+    timestamp: at(id),
+    stateExitedEventDetails: { name },
+  });
+
+  it('records the task and the events of start, router, callback and end from the history', async () => {
+    const taskId = newTaskId();
+    await store.createTask({ taskId, workflow: 'flow', version, input: {}, engine: 'stepfunctions' });
+    await change(taskId, { status: 'RUNNING' });
+    expect((await store.getTask(taskId))?.executionArn).toContain(taskId);
+
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        { id: 1, type: 'ExecutionStarted', timestamp: at(1) },
+        entered(2, 'TaskStateEntered', 'probe'),
+        exited(3, 'TaskStateExited', 'probe'),
+        entered(4, 'ChoiceStateEntered', 'route'),
+        exited(5, 'ChoiceStateExited', 'route'),
+        entered(6, 'TaskStateEntered', 'tell'),
+        exited(7, 'TaskStateExited', 'tell'),
+        entered(8, 'SucceedStateEntered', 'done'),
+        exited(9, 'SucceedStateExited', 'done'),
+        { id: 10, previousEventId: 9, type: 'ExecutionSucceeded', timestamp: at(10) },
+      ],
+    });
+    await change(taskId, { status: 'SUCCEEDED', output: '{"probe":{"ok":true}}' });
+    const task = await store.getTask(taskId);
+    expect(task).toMatchObject({ status: 'SUCCEEDED', output: { probe: { ok: true } } });
+    const events = await store.getEvents(taskId);
+    expect(events.map((e) => [e.node, e.type, e.status])).toEqual([
+      ['begin', 'start', 'SUCCEEDED'],
+      ['route', 'router', 'SUCCEEDED'],
+      ['tell', 'callback', 'SUCCEEDED'],
+      ['done', 'end', 'SUCCEEDED'],
+    ]);
+    expect(events.find((e) => e.node === 'route')).toMatchObject({
+      startedAt: at(4).toISOString(),
+      endedAt: at(5).toISOString(),
+    });
+
+    // EventBridge delivers at least once: the same change again changes nothing.
+    await change(taskId, { status: 'SUCCEEDED', output: '{"probe":{"ok":true}}' });
+    expect(await store.getEvents(taskId)).toEqual(events);
+  });
+
+  it('records a failed callback node with the error of its failure, and the task FAILED', async () => {
+    const taskId = newTaskId();
+    await store.createTask({ taskId, workflow: 'flow', version, input: {}, engine: 'stepfunctions' });
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        { id: 1, type: 'ExecutionStarted', timestamp: at(1) },
+        entered(2, 'ChoiceStateEntered', 'route'),
+        exited(3, 'ChoiceStateExited', 'route'),
+        entered(4, 'TaskStateEntered', 'tell'),
+        { id: 5, previousEventId: 4, type: 'TaskScheduled', timestamp: at(5) },
+        {
+          id: 6,
+          previousEventId: 5,
+          type: 'TaskFailed',
+          timestamp: at(6),
+          taskFailedEventDetails: {
+            resourceType: 'events',
+            resource: 'putEvents',
+            error: 'EventBridge.AccessDenied',
+            cause: 'not allowed',
+          },
+        },
+        {
+          id: 7,
+          previousEventId: 6,
+          type: 'ExecutionFailed',
+          timestamp: at(7),
+          executionFailedEventDetails: { error: 'EventBridge.AccessDenied', cause: 'not allowed' },
+        },
+      ],
+    });
+    await change(taskId, { status: 'FAILED', error: 'EventBridge.AccessDenied', cause: 'not allowed' });
+    expect(await store.getTask(taskId)).toMatchObject({
+      status: 'FAILED',
+      error: { error: 'EventBridge.AccessDenied', cause: 'not allowed' },
+    });
+    const tell = (await store.getEvents(taskId)).find((e) => e.node === 'tell');
+    expect(tell).toMatchObject({
+      status: 'FAILED',
+      error: { error: 'EventBridge.AccessDenied', cause: 'not allowed' },
+    });
+  });
+
+  it('numbers the attempt of a node failed before a redrive, and records folded end nodes', async () => {
+    const taskId = newTaskId();
+    await store.createTask({ taskId, workflow: 'flow', input: {}, engine: 'stepfunctions' });
+    async function* history(): AsyncIterable<StatusHistoryEvent> {
+      yield { id: 1, type: 'ExecutionStarted', timestamp: at(1) };
+      yield { id: 2, type: 'TaskStateEntered', timestamp: at(2), stateName: 'tell' };
+      yield {
+        id: 3,
+        previousEventId: 2,
+        type: 'TaskFailed',
+        timestamp: at(3),
+        error: { error: 'Boom', cause: 'c' },
+      };
+      yield { id: 4, type: 'ExecutionFailed', timestamp: at(4) };
+      yield { id: 5, type: 'ExecutionRedriven', timestamp: at(5) };
+      yield { id: 6, type: 'TaskStateEntered', timestamp: at(6), stateName: 'tell' };
+      yield { id: 7, type: 'TaskStateExited', timestamp: at(7), stateName: 'tell' };
+    }
+    await recordNodeEvents(
+      taskId,
+      {
+        states: { tell: { node: 'tell', type: 'callback' } },
+        decidedRouters: {},
+        start: 'begin',
+        foldedEnds: { tell: 'done' },
+      },
+      history(),
+      { error: 'States.Runtime', cause: '' },
+      store,
+    );
+    const events = await store.getEvents(taskId);
+    expect(events.map((e) => [e.node, e.status, e.attempts])).toEqual([
+      ['begin', 'SUCCEEDED', 1],
+      ['tell', 'SUCCEEDED', 2],
+      ['done', 'SUCCEEDED', 2],
+    ]);
+  });
+
+  it('ignores executions that are not tasks of this engine', async () => {
+    await expect(change('not-a-task', { status: 'SUCCEEDED' })).resolves.toBeUndefined();
+    expect(sfn.calls()).toHaveLength(0);
+  });
+});
