@@ -1,7 +1,9 @@
 // API Gateway (REST, Lambda proxy) requests and answers for the §9 routes: JSON bodies, `{message}` for
 // errors, diagnostics as `dag validate --json` prints them — the same bodies as `dag serve`.
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { Diagnostic } from '../dag/diagnostics.js';
+
+export { diagnosticJson } from '../dag/diagnostics.js';
+
 import { isThrottling } from './sdk-errors.js';
 
 export function json(statusCode: number, body: unknown): APIGatewayProxyResult {
@@ -45,18 +47,6 @@ export function header(event: Pick<APIGatewayProxyEvent, 'headers'>, name: strin
 export function pathParameter(event: Pick<APIGatewayProxyEvent, 'pathParameters'>, name: string): string {
   // API Gateway matched the route, so the parameter is there.
   return event.pathParameters?.[name] ?? '';
-}
-
-/** The diagnostic JSON of `dag validate --json` (dag-spec §8). */
-export function diagnosticJson(d: Diagnostic): Record<string, unknown> {
-  return {
-    code: d.code,
-    severity: d.severity,
-    message: d.message,
-    ...(d.node === undefined ? {} : { node: d.node }),
-    ...(d.line === undefined ? {} : { line: d.line }),
-    ...(d.column === undefined ? {} : { column: d.column }),
-  };
 }
 
 type ErrorClass = abstract new (...args: never[]) => Error;

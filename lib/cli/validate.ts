@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from '../dag/diagnostics.js';
+import { diagnosticJson, formatDiagnostic, hasErrors, sortDiagnostics } from '../dag/diagnostics.js';
 import { validateWorkflowText } from '../dag/validate.js';
 import { findOperatorModule } from '../runtime/operators.js';
 import { readTextFile } from './files.js';
@@ -29,7 +29,7 @@ export async function runValidate(args: string[], io: CommandIo): Promise<number
     const valid = !hasErrors(diagnostics);
     allValid &&= valid;
     if (values.json) {
-      const body = { valid, diagnostics: diagnostics.map(toJson) };
+      const body = { valid, diagnostics: diagnostics.map(diagnosticJson) };
       io.stdout(JSON.stringify(positionals.length > 1 ? { file, ...body } : body));
     } else {
       for (const d of diagnostics) io.stderr(formatDiagnostic(file, d));
@@ -39,16 +39,4 @@ export async function runValidate(args: string[], io: CommandIo): Promise<number
     }
   }
   return allValid ? 0 : 1;
-}
-
-/** The JSON shape of dag-spec §8, fields in a fixed order. */
-function toJson(d: Diagnostic): Record<string, unknown> {
-  return {
-    code: d.code,
-    severity: d.severity,
-    message: d.message,
-    ...(d.node === undefined ? {} : { node: d.node }),
-    ...(d.line === undefined ? {} : { line: d.line }),
-    ...(d.column === undefined ? {} : { column: d.column }),
-  };
 }

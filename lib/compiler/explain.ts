@@ -2,7 +2,7 @@
 // from business nodes to states that tracking reads), text, Mermaid and Graphviz DOT. Pure projections:
 // the same plan always gives the same output.
 import type { ConditionExpr, ConditionPath, LiteralValue } from '../dag/condition-ast.js';
-import { immediatePostDominators, VIRTUAL_EXIT } from '../dag/graph.js';
+import { commonPostDominator, immediatePostDominators, VIRTUAL_EXIT } from '../dag/graph.js';
 import { nextList, type WorkflowNode } from '../dag/schema.js';
 import type { ValidatedDag } from '../dag/validate.js';
 import type { ChoiceState, ExecutionPlan, PlanScope, PlanState } from './plan-types.js';
@@ -365,21 +365,6 @@ export function planEstimates(plan: ExecutionPlan): PlanEstimates {
     });
   }
   return { states, transitions: longestStateWalk(plan.root, dag), makespan, criticalPath, forks };
-}
-
-function commonPostDominator(targets: readonly string[], ipdom: ReadonlyMap<string, string>): string {
-  const chain = (from: string) => {
-    const list: string[] = [];
-    for (let n: string | undefined = from; n !== undefined; n = n === ipdom.get(n) ? undefined : ipdom.get(n))
-      list.push(n);
-    return list;
-  };
-  let common = chain(targets[0]!);
-  for (const target of targets.slice(1)) {
-    const theirs = new Set(chain(target));
-    common = common.filter((n) => theirs.has(n));
-  }
-  return common[0] ?? VIRTUAL_EXIT;
 }
 
 /** The most states one task enters: the longest walk from StartAt, all of a Parallel's branches. */

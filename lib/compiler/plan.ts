@@ -1,7 +1,7 @@
 // Business DAG -> execution plan, one state per business node. Exclusive paths (routers, onError)
 // are jumps between states of one scope; forks become Parallel states whose branches come from
 // nesting the fork's region (structure.ts), since Parallel branches cannot cross.
-import { immediatePostDominators, reachableWithin, VIRTUAL_EXIT } from '../dag/graph.js';
+import { commonPostDominator, immediatePostDominators, reachableWithin, VIRTUAL_EXIT } from '../dag/graph.js';
 import { nextList, type WorkflowNode } from '../dag/schema.js';
 import type { ValidatedDag } from '../dag/validate.js';
 import type { ExecutionPlan, PlanScope, PlanState, Transition } from './plan-types.js';
@@ -305,23 +305,4 @@ class Planner {
 
 function nameOf(transition: Transition, fallback: string): string {
   return 'next' in transition ? transition.next : fallback;
-}
-
-function commonPostDominator(targets: readonly string[], ipdom: Map<string, string>): string {
-  const chain = (start: string) => {
-    const list: string[] = [];
-    for (
-      let n: string | undefined = start;
-      n !== undefined;
-      n = n === ipdom.get(n) ? undefined : ipdom.get(n)
-    )
-      list.push(n);
-    return list;
-  };
-  let common = chain(targets[0]!);
-  for (const target of targets.slice(1)) {
-    const theirs = new Set(chain(target));
-    common = common.filter((n) => theirs.has(n));
-  }
-  return common[0] ?? VIRTUAL_EXIT;
 }

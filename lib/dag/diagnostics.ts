@@ -57,6 +57,18 @@ export function formatDiagnostic(file: string, d: Diagnostic): string {
   return `${file}:${d.line ?? 1}:${d.column ?? 1}: ${d.severity} ${d.code}: ${d.message}`;
 }
 
+/** A diagnostic as `dag validate --json` and the API print it (dag-spec §8), fields in a fixed order. */
+export function diagnosticJson(d: Diagnostic): Record<string, unknown> {
+  return {
+    code: d.code,
+    severity: d.severity,
+    message: d.message,
+    ...(d.node === undefined ? {} : { node: d.node }),
+    ...(d.line === undefined ? {} : { line: d.line }),
+    ...(d.column === undefined ? {} : { column: d.column }),
+  };
+}
+
 /**
  * Thrown where a caller asked for a valid workflow and got diagnostics instead; carries them whole so
  * that no caller has to parse a message.

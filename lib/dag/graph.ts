@@ -198,3 +198,22 @@ export function immediatePostDominators(
   }
   return immediateDominators(reversedOrder, reversedPreds, VIRTUAL_EXIT);
 }
+
+/**
+ * Where paths from all `targets` meet again: their nearest common post-dominator, or `VIRTUAL_EXIT`
+ * when they meet only at the end of the task.
+ */
+export function commonPostDominator(targets: readonly string[], ipdom: ReadonlyMap<string, string>): string {
+  const chain = (from: string) => {
+    const list: string[] = [];
+    for (let n: string | undefined = from; n !== undefined; n = n === ipdom.get(n) ? undefined : ipdom.get(n))
+      list.push(n);
+    return list;
+  };
+  let common = chain(targets[0]!);
+  for (const target of targets.slice(1)) {
+    const theirs = new Set(chain(target));
+    common = common.filter((n) => theirs.has(n));
+  }
+  return common[0] ?? VIRTUAL_EXIT;
+}

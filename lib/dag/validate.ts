@@ -4,6 +4,7 @@ import { parseCondition } from './condition.js';
 import type { ConditionExpr, ConditionPath } from './condition-ast.js';
 import { type Diagnostic, DiagnosticCode, type Severity } from './diagnostics.js';
 import {
+  commonPostDominator,
   findCycles,
   immediatePostDominators,
   reachableFrom,
@@ -668,8 +669,7 @@ class WorkflowChecker {
     ipdom: Map<string, string>,
     succ: Map<string, string[]>,
   ): void {
-    let meet: string | undefined = targets[0];
-    for (const target of targets.slice(1)) meet = commonPostDominator(meet!, target, ipdom);
+    const meet = commonPostDominator(targets, ipdom);
     if (meet !== VIRTUAL_EXIT) return;
     const endsOf = targets.map(
       (t) => new Set([...reachableFrom([t], succ)].filter((n) => this.nodeTypes.get(n) === 'end')),
@@ -922,16 +922,6 @@ function shownValue(value: unknown): string {
   } catch {
     return typeof value;
   }
-}
-
-function commonPostDominator(a: string, b: string, ipdom: Map<string, string>): string {
-  const ancestors = new Set<string>();
-  for (let n: string | undefined = a; n !== undefined; n = n === ipdom.get(n) ? undefined : ipdom.get(n))
-    ancestors.add(n);
-  for (let n: string | undefined = b; n !== undefined; n = n === ipdom.get(n) ? undefined : ipdom.get(n)) {
-    if (ancestors.has(n)) return n;
-  }
-  return VIRTUAL_EXIT;
 }
 
 function conditionPaths(expr: ConditionExpr): ConditionPath[] {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
-import type { Diagnostic } from '../dag/diagnostics.js';
+import { diagnosticJson } from '../dag/diagnostics.js';
 import type { Workflow } from '../dag/schema.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../tracking/dynamo-store.js';
 import { newTaskId } from '../tracking/ids.js';
@@ -581,16 +581,4 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false; me
 function optionalVersion(raw: string | undefined): number | undefined | null {
   if (raw === undefined) return undefined;
   return /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : null;
-}
-
-/** The diagnostic JSON of `dag validate --json` (dag-spec §8). */
-function diagnosticJson(d: Diagnostic): Record<string, unknown> {
-  return {
-    code: d.code,
-    severity: d.severity,
-    message: d.message,
-    ...(d.node === undefined ? {} : { node: d.node }),
-    ...(d.line === undefined ? {} : { line: d.line }),
-    ...(d.column === undefined ? {} : { column: d.column }),
-  };
 }
