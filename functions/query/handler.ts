@@ -5,7 +5,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { answerForError, json, message, pathParameter } from '../../lib/aws/http.js';
 import { createLogger } from '../../lib/aws/logging.js';
 import { trackingFromEnv, workflowsFrom } from '../../lib/aws/stores.js';
-import { getTaskTraces, getTaskView } from '../../lib/aws/task-view.js';
+import { getTaskTraces, getTaskView } from '../../lib/tracking/task-view.js';
 
 const logger = createLogger();
 const stores = trackingFromEnv(['tasks', 'events', 'segments', 'traces', 'workflows']);

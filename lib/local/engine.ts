@@ -35,6 +35,7 @@ import { createTrackingDocumentClient, DynamoTrackingStore } from '../tracking/d
 import { eventIdOf, newTaskId, parseWorkId, segmentIdOf } from '../tracking/ids.js';
 import type { TaskRecord, TraceRecord } from '../tracking/records.js';
 import type { TrackingStore } from '../tracking/store.js';
+import { eventView, segmentView, type TaskView } from '../tracking/task-view.js';
 import { LocalBus, LocalQueues, queueNameOfUrl } from './bus.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
 
@@ -83,28 +84,8 @@ export type ProgressEvent =
 
 export type { WorkItem };
 
-export interface TaskResult {
-  readonly taskId: string;
-  readonly workflow: string;
-  readonly status: TaskRecord['status'];
-  readonly output?: unknown;
-  readonly error?: { error: string; cause: string };
-  readonly events: {
-    eventId: string;
-    node: string;
-    type: string;
-    status: string;
-    attempts: number;
-    startedAt: string;
-    endedAt?: string;
-  }[];
-  readonly segments: {
-    segmentId: string;
-    eventId: string;
-    order: number;
-    status: string;
-    attempts: number;
-  }[];
+/** The `dag run --json` object (dag-spec §8): the task view with its traces and run statistics. */
+export interface TaskResult extends Omit<TaskView, 'stats'> {
   readonly traces: TraceRecord[];
   readonly stats: { stateTransitions: number; durationMs: number };
 }
@@ -707,22 +688,8 @@ export class EmbeddedEngine {
       status,
       ...(output === undefined ? {} : { output }),
       ...(error ? { error } : {}),
-      events: events.map((e) => ({
-        eventId: e.eventId,
-        node: e.node,
-        type: e.type,
-        status: e.status,
-        attempts: e.attempts,
-        startedAt: e.startedAt,
-        ...(e.endedAt ? { endedAt: e.endedAt } : {}),
-      })),
-      segments: segments.map((s) => ({
-        segmentId: s.segmentId,
-        eventId: s.eventId,
-        order: s.order,
-        status: s.status,
-        attempts: s.attempts,
-      })),
+      events: events.map(eventView),
+      segments: segments.map(segmentView),
       traces,
       stats,
     };

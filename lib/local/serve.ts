@@ -14,6 +14,7 @@ import { createTrackingDocumentClient, DynamoTrackingStore } from '../tracking/d
 import { newTaskId } from '../tracking/ids.js';
 import { isFinalTaskStatus, type TaskRecord, type TraceRecord } from '../tracking/records.js';
 import { StaleWriteError, TaskNotFoundError } from '../tracking/store.js';
+import { type TaskView as SharedTaskView, taskView } from '../tracking/task-view.js';
 import { DynamoWorkflowRegistry, WorkflowVersionContendedError } from '../tracking/workflow-registry.js';
 import { WebView, type WebViewSource } from '../web/web-view.js';
 import { answerAwsCall } from './aws-protocol.js';
@@ -37,30 +38,9 @@ export interface ServeOptions {
 }
 
 /** The `dag run --json` object without traces (dag-spec §9 `GET /tasks/{taskId}`). */
-export interface TaskView {
-  readonly taskId: string;
-  readonly workflow: string;
-  readonly status: TaskRecord['status'];
-  readonly output?: unknown;
-  readonly error?: { error: string; cause: string };
-  readonly events: {
-    eventId: string;
-    node: string;
-    type: string;
-    status: string;
-    attempts: number;
-    startedAt: string;
-    endedAt?: string;
-  }[];
-  readonly segments: {
-    segmentId: string;
-    eventId: string;
-    order: number;
-    status: string;
-    attempts: number;
-  }[];
+export type TaskView = Omit<SharedTaskView, 'stats'> & {
   readonly stats: { stateTransitions: number; durationMs: number };
-}
+};
 
 /** Items done and in all, per parallel node of a running task (what the web view draws as progress). */
 export type SegmentProgress = Record<string, { done: number; total: number }>;
@@ -274,30 +254,7 @@ export class DagServer implements WebViewSource {
         stateTransitions: 0,
         durationMs: Date.parse(task.endedAt ?? new Date().toISOString()) - Date.parse(task.createdAt),
       };
-    return {
-      taskId: task.taskId,
-      workflow: task.workflow,
-      status: task.status,
-      ...(task.output === undefined ? {} : { output: task.output }),
-      ...(task.error === undefined ? {} : { error: task.error }),
-      events: events.map((e) => ({
-        eventId: e.eventId,
-        node: e.node,
-        type: e.type,
-        status: e.status,
-        attempts: e.attempts,
-        startedAt: e.startedAt,
-        ...(e.endedAt ? { endedAt: e.endedAt } : {}),
-      })),
-      segments: segments.map((s) => ({
-        segmentId: s.segmentId,
-        eventId: s.eventId,
-        order: s.order,
-        status: s.status,
-        attempts: s.attempts,
-      })),
-      stats,
-    };
+    return { ...taskView(task, events, segments, new Date()), stats };
   }
 
   async traces(taskId: string): Promise<TraceRecord[]> {

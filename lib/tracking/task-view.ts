@@ -1,13 +1,32 @@
-// `GET /tasks/{taskId}` (dag-spec §9): the object of `dag run --json` without traces, from the tracking
-// tables. Records go through the store's public projections, so no task token can reach the answer.
+// `GET /tasks/{taskId}` (dag-spec §9) and `dag run --json` (§8): a task as users see it, from the
+// tracking tables, on AWS and locally. Records go through the store's public projections, so no task
+// token can reach the answer.
 import type {
   PublicEventRecord,
   PublicSegmentRecord,
   TaskRecord,
   TaskStatus,
   TraceRecord,
-} from '../tracking/records.js';
-import type { TrackingStore } from '../tracking/store.js';
+} from './records.js';
+import type { TrackingStore } from './store.js';
+
+export interface EventView {
+  eventId: string;
+  node: string;
+  type: string;
+  status: string;
+  attempts: number;
+  startedAt: string;
+  endedAt?: string;
+}
+
+export interface SegmentView {
+  segmentId: string;
+  eventId: string;
+  order: number;
+  status: string;
+  attempts: number;
+}
 
 export interface TaskView {
   readonly taskId: string;
@@ -15,22 +34,8 @@ export interface TaskView {
   readonly status: TaskStatus;
   readonly output?: unknown;
   readonly error?: { error: string; cause: string };
-  readonly events: {
-    eventId: string;
-    node: string;
-    type: string;
-    status: string;
-    attempts: number;
-    startedAt: string;
-    endedAt?: string;
-  }[];
-  readonly segments: {
-    segmentId: string;
-    eventId: string;
-    order: number;
-    status: string;
-    attempts: number;
-  }[];
+  readonly events: EventView[];
+  readonly segments: SegmentView[];
   /**
    * `stateTransitions` is not tracked on AWS (Step Functions bills it; the execution history has it):
    * it is null here. `durationMs` runs from submit to the end (or now, while running).
@@ -62,23 +67,31 @@ export function taskView(
     status: task.status,
     ...(task.output === undefined ? {} : { output: task.output }),
     ...(task.error === undefined ? {} : { error: task.error }),
-    events: events.map((e) => ({
-      eventId: e.eventId,
-      node: e.node,
-      type: e.type,
-      status: e.status,
-      attempts: e.attempts,
-      startedAt: e.startedAt,
-      ...(e.endedAt ? { endedAt: e.endedAt } : {}),
-    })),
-    segments: segments.map((s) => ({
-      segmentId: s.segmentId,
-      eventId: s.eventId,
-      order: s.order,
-      status: s.status,
-      attempts: s.attempts,
-    })),
+    events: events.map(eventView),
+    segments: segments.map(segmentView),
     stats: { stateTransitions: null, durationMs: Math.max(0, ended - Date.parse(task.createdAt)) },
+  };
+}
+
+export function eventView(e: PublicEventRecord): EventView {
+  return {
+    eventId: e.eventId,
+    node: e.node,
+    type: e.type,
+    status: e.status,
+    attempts: e.attempts,
+    startedAt: e.startedAt,
+    ...(e.endedAt ? { endedAt: e.endedAt } : {}),
+  };
+}
+
+export function segmentView(s: PublicSegmentRecord): SegmentView {
+  return {
+    segmentId: s.segmentId,
+    eventId: s.eventId,
+    order: s.order,
+    status: s.status,
+    attempts: s.attempts,
   };
 }
 
