@@ -1,10 +1,15 @@
 // The workflows `dag serve` knows: registered through `POST /workflows` (a new version each time, in the
 // `workflows` table), compiled once per version, with the task input checked against the workflow's
 // `input` JSON Schema at submit.
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { type CompileResult, compileWorkflowText } from '../compiler/compile.js';
 import { type Diagnostic, DiagnosticCode, hasErrors, sortDiagnostics } from '../dag/diagnostics.js';
 import type { Workflow } from '../dag/schema.js';
+import {
+  type InputCheck,
+  type InputProblem,
+  InvalidInputSchemaError,
+  TaskInputChecker,
+} from '../runtime/task-input.js';
 import type { WorkflowRegistry, WorkflowVersion } from '../tracking/workflow-registry.js';
 
 /** A registered version, compiled and ready to run. */
@@ -13,14 +18,10 @@ export interface RunnableWorkflow {
   readonly workflow: Workflow;
   readonly compiled: CompileResult & Required<Pick<CompileResult, 'plan' | 'asl' | 'dag'>>;
   /** Checks a task input against the workflow's `input` schema (everything passes without one). */
-  readonly checkInput: (input: unknown) => InputProblem | undefined;
+  readonly checkInput: InputCheck;
 }
 
-export interface InputProblem {
-  /** JSON Pointer of the failing value, `''` for the input itself. */
-  readonly path: string;
-  readonly message: string;
-}
+export type { InputProblem };
 
 export type RegisterResult =
   | {
@@ -35,13 +36,8 @@ export class RegisteredWorkflows {
   private readonly compiled = new Map<string, RunnableWorkflow>();
   /** Newest version per name. `dag serve` is the only writer of its table (one server per data folder). */
   private readonly latest = new Map<string, number>();
-  // One Ajv for the whole server: each compiled schema is cached by the Ajv instance that built it.
-  private readonly ajv = new Ajv2020({
-    allErrors: false,
-    strict: false,
-    validateFormats: false,
-    logger: false,
-  });
+  // The same input check as the submit Lambda on AWS; one for the whole server, caching by source.
+  private readonly inputs = new TaskInputChecker();
 
   constructor(
     private readonly registry: WorkflowRegistry,
@@ -100,27 +96,16 @@ export class RegisteredWorkflows {
     if (hasErrors(diagnostics) || !compiled.plan || !compiled.asl || !compiled.dag)
       return { ok: false, diagnostics };
     const workflow = compiled.dag.workflow;
-    let validate: ValidateFunction | undefined;
-    if (workflow.input !== undefined) {
-      try {
-        validate = this.ajv.compile(workflow.input);
-      } catch (error) {
-        return {
-          ok: false,
-          diagnostics: [
-            {
-              code: DiagnosticCode.SCHEMA,
-              severity: 'error',
-              message: `'input' is not a valid JSON Schema: ${(error as Error).message}`,
-            },
-          ],
-        };
-      }
+    let checkInput: InputCheck;
+    try {
+      checkInput = this.inputs.checkFor(source, workflow.input);
+    } catch (error) {
+      if (!(error instanceof InvalidInputSchemaError)) throw error;
+      return {
+        ok: false,
+        diagnostics: [{ code: DiagnosticCode.SCHEMA, severity: 'error', message: error.message }],
+      };
     }
-    const checkInput = (input: unknown): InputProblem | undefined => {
-      if (!validate || validate(input)) return undefined;
-      return describeProblem(validate.errors?.[0]);
-    };
     return {
       ok: true,
       runnable: {
@@ -148,22 +133,4 @@ export class WorkflowNoLongerCompilesError extends Error {
 
 function key(name: string, version: number): string {
   return `${name}@${version}`;
-}
-
-/** The failing path as a JSON Pointer, a missing property's own path included. */
-function describeProblem(error: ErrorObject | undefined): InputProblem {
-  if (!error) return { path: '', message: 'The input does not match the workflow input schema.' };
-  const missing =
-    error.keyword === 'required' ? (error.params as { missingProperty?: string }).missingProperty : undefined;
-  const path = missing === undefined ? error.instancePath : `${error.instancePath}/${escapePointer(missing)}`;
-  const where = path === '' ? 'the input' : `'${path}'`;
-  const message =
-    missing === undefined
-      ? `Input at ${where} ${error.message ?? 'is invalid'}.`
-      : `Input at ${where} is required and missing.`;
-  return { path, message };
-}
-
-function escapePointer(segment: string): string {
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
