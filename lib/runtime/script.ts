@@ -290,11 +290,15 @@ function lostWorker(kind: FailureKind, message: string): WorkerReply {
   return { ok: false, failure: { kind, message }, recycle: true };
 }
 
+/** What V8 prints when a process runs out of heap. */
+const HEAP_EXHAUSTED = /heap out of memory|Reached heap limit/;
+
 /** One sandbox process, running one script at a time. */
 class ScriptWorker {
   private alive = true;
   // The end of the process's stderr: V8 writes there why it aborted (a heap exhausted, typically).
   private stderrTail = '';
+  private heapExhausted = false;
 
   private constructor(private readonly child: ChildProcess) {
     child.once('exit', () => {
@@ -303,6 +307,9 @@ class ScriptWorker {
     // A permanent listener: an 'error' event with none would be thrown on the host's event loop.
     child.on('error', () => {});
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      // V8's "heap limit" line comes before a long native stack trace that can push it out of the
+      // tail, so it is noted as it passes (the tail before the chunk covers a line split in two).
+      if (HEAP_EXHAUSTED.test(this.stderrTail.slice(-200) + chunk)) this.heapExhausted = true;
       this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
     });
   }
@@ -386,7 +393,8 @@ class ScriptWorker {
   }
 
   private deathReply(): WorkerReply {
-    return /heap out of memory|Reached heap limit/.test(this.stderrTail)
+    // V8 aborts the process (SIGABRT) when a heap is exhausted, even when its message is lost.
+    return this.heapExhausted || this.child.signalCode === 'SIGABRT'
       ? lostWorker('memory', 'heap out of memory')
       : lostWorker('crash', `The script sandbox failed: ${this.exitReason()}`);
   }
