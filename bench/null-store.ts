@@ -12,6 +12,7 @@ import type {
   FinishSegmentInput,
   HeartbeatedWork,
   ParkWorkInput,
+  ReleaseWorkInput,
   StartEventInput,
   StartSegmentInput,
   TaskPage,
@@ -111,6 +112,8 @@ export class NullTrackingStore implements TrackingStore {
   async claimWork(input: ClaimWorkInput): Promise<ClaimedWork> {
     throw new WorkNotFoundError(input.workId);
   }
+
+  async releaseWork(_input: ReleaseWorkInput): Promise<void> {}
 
   async heartbeatWork(input: ClaimWorkInput): Promise<HeartbeatedWork> {
     throw new WorkNotFoundError(input.workId);

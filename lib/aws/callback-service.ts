@@ -99,11 +99,24 @@ export async function applyCallback(
       return { status: 202, message: 'Heartbeat recorded.' };
     }
     const claimed = await deps.store.claimWork(address);
-    await resume(callback.id, () =>
-      callback.status === 'SUCCEEDED'
-        ? deps.responder.succeed(claimed.taskToken, callback.output ?? null)
-        : deps.responder.fail(claimed.taskToken, callbackError(callback)),
-    );
+    try {
+      await resume(callback.id, () =>
+        callback.status === 'SUCCEEDED'
+          ? deps.responder.succeed(claimed.taskToken, callback.output ?? null)
+          : deps.responder.fail(claimed.taskToken, callbackError(callback)),
+      );
+    } catch (error) {
+      // Step Functions was not told (throttled past the SDK's retries, a fault): the token goes back
+      // so the worker's retry can resume the node; a token Step Functions says is gone stays taken.
+      if (!(error instanceof TaskTokenGoneError)) {
+        await deps.store.releaseWork({
+          workId: callback.id,
+          attempt: claimed.attempt,
+          taskToken: claimed.taskToken,
+        });
+      }
+      throw error;
+    }
     await recordOutcome(callback, claimed.attempt, deps.store);
     return { status: 202, message: 'Accepted.' };
   } catch (error) {

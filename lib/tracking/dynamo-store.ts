@@ -39,6 +39,7 @@ import {
   type ListTasksInput,
   type ParkWorkInput,
   RecordTooLargeError,
+  type ReleaseWorkInput,
   StaleCallbackError,
   StaleWriteError,
   type StartEventInput,
@@ -411,6 +412,20 @@ export class DynamoTrackingStore implements TrackingStore {
       if ((await this.updateWork(ref, update)) !== CONDITION_FAILED) return { ...work, heartbeatDeadline };
     }
     throw new StaleCallbackError(input.workId, 'not-waiting', input.attempt ?? 0, input.attempt ?? 0);
+  }
+
+  async releaseWork(input: ReleaseWorkInput): Promise<void> {
+    const ref = workRefOf(input.workId);
+    if (ref === undefined) throw new WorkNotFoundError(input.workId);
+    const update = buildUpdate({
+      set: { taskToken: input.taskToken, updatedAt: toIsoTimestamp(input.now ?? this.clock()) },
+      remove: ['claimedAt'],
+      condition:
+        'attribute_not_exists(#taskToken) AND attribute_exists(#claimedAt) AND #waitingAttempt = :attempt',
+      conditionValues: { ':attempt': input.attempt },
+    });
+    // CONDITION_FAILED: a newer attempt parked, or the token is back already; either way nothing to do.
+    await this.updateWork(ref, update);
   }
 
   // ---- internals -----------------------------------------------------------------------------------

@@ -117,6 +117,13 @@ export interface TrackingStore {
    * SendTaskHeartbeat. Same errors as `claimWork`; the token stays on the row.
    */
   heartbeatWork(input: ClaimWorkInput): Promise<HeartbeatedWork>;
+
+  /**
+   * Puts a claimed token back when the engine could not be told (Step Functions throttled, a network
+   * fault): the work waits again and the worker's retry of the callback can claim it. A no-op when a
+   * newer attempt parked since, or the token is back already.
+   */
+  releaseWork(input: ReleaseWorkInput): Promise<void>;
 }
 
 export interface CreateTaskInput {
@@ -219,6 +226,13 @@ export interface ClaimWorkInput {
   readonly workId: string;
   /** Omitted: the attempt that is waiting now (dag-spec §7). */
   readonly attempt?: number;
+  readonly now?: Date;
+}
+
+export interface ReleaseWorkInput {
+  readonly workId: string;
+  readonly attempt: number;
+  readonly taskToken: string;
   readonly now?: Date;
 }
 

@@ -120,6 +120,17 @@ describe('callback handler on dynalite', () => {
     expect((await store.getWork(workId))?.status).toBe('WAITING');
   });
 
+  it("puts the token back when Step Functions throttles, so the worker's retry resumes the node", async () => {
+    const { workId } = await waitingWork('throttled');
+    sfn.on(SendTaskSuccessCommand).rejectsOnce(sdkError('ThrottlingException', 'Rate exceeded')).resolves({});
+    expect((await post(workId, { status: 'SUCCEEDED', output: { n: 1 } })).statusCode).toBe(503);
+    expect((await store.getWork(workId))?.status).toBe('WAITING');
+    expect((await post(workId, { status: 'SUCCEEDED', output: { n: 1 } })).statusCode).toBe(202);
+    expect(sfn.commandCalls(SendTaskSuccessCommand).at(-1)?.args[0].input.taskToken).toBe(`token-${workId}`);
+    expect((await store.getWork(workId))?.status).toBe('SUCCEEDED');
+    expect((await post(workId, { status: 'SUCCEEDED' })).statusCode).toBe(409);
+  });
+
   it('extends the heartbeat deadline on HEARTBEAT', async () => {
     const { workId } = await waitingWork('beat', { heartbeatSeconds: 600 });
     const before = (await store.getWork(workId)) as { heartbeatDeadline?: string };
