@@ -34,7 +34,7 @@ import type { WorkItem } from '../runtime/work-item.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../tracking/dynamo-store.js';
 import { eventIdOf, newTaskId, parseWorkId, segmentIdOf } from '../tracking/ids.js';
 import type { TaskRecord, TraceRecord } from '../tracking/records.js';
-import type { TrackingStore } from '../tracking/store.js';
+import { TaskNotFoundError, type TrackingStore } from '../tracking/store.js';
 import { eventView, segmentView, type TaskView } from '../tracking/task-view.js';
 import { LocalBus, LocalQueues, queueNameOfUrl } from './bus.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
@@ -91,6 +91,12 @@ export interface TaskResult extends Omit<TaskView, 'stats'> {
 }
 
 export interface RunTaskOptions {
+  /**
+   * Re-run the failed (timed-out, aborted) task `taskId` from where it failed: nodes and items that
+   * succeeded give their recorded outputs without running again; the others run with attempt
+   * numbers after the ones already recorded.
+   */
+  readonly redrive?: boolean;
   readonly taskId?: string;
   readonly onProgress?: (event: ProgressEvent) => void;
 }
@@ -181,13 +187,19 @@ export class EmbeddedEngine {
     const workflow = prepared.plan.dag.workflow.name;
     const taskId = options.taskId ?? newTaskId();
     const task = { id: taskId, workflow };
-    await this.store.createTask({ taskId, workflow, input, engine: 'embedded' });
+    const attempts = new Map<string, number>();
+    const reuse = new Map<string, unknown>();
+    if (options.redrive) {
+      input = (await this.priorWork(taskId, attempts, reuse)).input;
+      await this.store.redriveTask({ taskId });
+    } else {
+      await this.store.createTask({ taskId, workflow, input, engine: 'embedded' });
+    }
     const progress = options.onProgress ?? (() => {});
     const started = Date.now();
     const context = { task, input, params: prepared.plan.params, nodes: {}, errors: {} };
-    const attempts = new Map<string, number>();
     const itemTotals = new Map<string, number>();
-    const handlers = this.handlersFor(prepared, task, attempts, itemTotals, progress);
+    const handlers = this.handlersFor(prepared, task, attempts, reuse, itemTotals, progress);
     const retryOverrides =
       this.options.retryDelayMs === undefined
         ? undefined
@@ -211,6 +223,7 @@ export class EmbeddedEngine {
       itemTotals,
       progress,
       counter,
+      (node) => attempts.get(node) ?? 1,
     );
     const done = (async () => {
       let status: TaskRecord['status'] = 'SUCCEEDED';
@@ -338,6 +351,7 @@ export class EmbeddedEngine {
     prepared: Prepared,
     task: { id: string; workflow: string },
     attempts: Map<string, number>,
+    reuse: ReadonlyMap<string, unknown>,
     itemTotals: ReadonlyMap<string, number>,
     progress: (event: ProgressEvent) => void,
   ): Record<string, Handler> {
@@ -353,20 +367,24 @@ export class EmbeddedEngine {
       if (state.kind === 'task') {
         const name = state.nodes[0]!;
         const node = plan.dag.nodes.get(name)!;
-        handlers[state.name] = (input) =>
-          this.runNodeTask(name, node, input as TaskInput, task, nextAttempt(name));
+        handlers[state.name] = async (input) =>
+          reuse.has(name)
+            ? reuse.get(name)
+            : this.runNodeTask(name, node, input as TaskInput, task, nextAttempt(name));
       } else if (state.kind === 'map') {
         const parallel = plan.dag.nodes.get(state.node)!;
         if (parallel.type !== 'parallel') continue;
         handlers[state.itemState] = async (input) => {
           const order = (input as TaskInput).segment?.order ?? 0;
+          const key = `${state.node}#${order}`;
           try {
+            if (reuse.has(key)) return reuse.get(key);
             return await this.runNodeTask(
               state.node,
               parallel.node,
               input as TaskInput,
               task,
-              nextAttempt(`${state.node}#${order}`),
+              nextAttempt(key),
               order,
             );
           } finally {
@@ -570,6 +588,7 @@ export class EmbeddedEngine {
     itemTotals: Map<string, number>,
     progress: (event: ProgressEvent) => void,
     counter: { transitions: number },
+    attemptOf: (node: string) => number,
   ): Promise<number> {
     const enteredAt = new Map<string, number>();
     const decidedBy = new Map<string, string[]>();
@@ -581,11 +600,11 @@ export class EmbeddedEngine {
       status: 'SUCCEEDED' | 'FAILED',
       error?: { error: string; cause: string },
     ) => {
-      await this.store.startEvent({ taskId: task.id, node, type, attempt: 1 });
+      await this.store.startEvent({ taskId: task.id, node, type, attempt: attemptOf(node) });
       await this.store.finishEvent({
         taskId: task.id,
         node,
-        attempt: 1,
+        attempt: attemptOf(node),
         status,
         ...(error ? { error } : {}),
       });
@@ -619,13 +638,13 @@ export class EmbeddedEngine {
           taskId: task.id,
           node: reported.node,
           type: reported.type,
-          attempt: 1,
+          attempt: attemptOf(reported.node),
         });
         if (reported.type === 'end' || reported.type === 'start')
           await this.store.finishEvent({
             taskId: task.id,
             node: reported.node,
-            attempt: 1,
+            attempt: attemptOf(reported.node),
             status: 'SUCCEEDED',
           });
       }
@@ -635,7 +654,7 @@ export class EmbeddedEngine {
           await this.store.finishEvent({
             taskId: task.id,
             node: reported.node,
-            attempt: 1,
+            attempt: attemptOf(reported.node),
             status,
             ...(status === 'FAILED'
               ? { error: { error: event.Error ?? 'States.TaskFailed', cause: String(event.Cause ?? '') } }
@@ -657,6 +676,38 @@ export class EmbeddedEngine {
       }
     }
     return counter.transitions;
+  }
+
+  /**
+   * For a redrive: the task's input, the outputs of work that succeeded (`reuse`), and the attempts
+   * recorded so far (`attempts`; a node that did not succeed runs next with one more).
+   */
+  private async priorWork(
+    taskId: string,
+    attempts: Map<string, number>,
+    reuse: Map<string, unknown>,
+  ): Promise<TaskRecord> {
+    const task = await this.store.getTask(taskId);
+    if (!task) throw new TaskNotFoundError(taskId);
+    const [events, segments] = await Promise.all([
+      this.store.getEvents(taskId),
+      this.store.getSegments(taskId),
+    ]);
+    for (const event of events) {
+      const succeeded = event.status === 'SUCCEEDED';
+      attempts.set(event.node, succeeded ? event.attempts : event.attempts + 1);
+      // Attempts count up from here in the bindings; nodes that run no operator keep the number above.
+      if (['sync', 'async', 'script', 'callback'].includes(event.type)) {
+        attempts.set(event.node, event.attempts);
+        if (succeeded) reuse.set(event.node, event.type === 'callback' ? {} : (event.output ?? null));
+      }
+    }
+    for (const segment of segments) {
+      const key = `${segment.node}#${segment.order}`;
+      attempts.set(key, segment.attempts);
+      if (segment.status === 'SUCCEEDED') reuse.set(key, segment.output ?? null);
+    }
+    return task;
   }
 
   private operatorNodeOf(

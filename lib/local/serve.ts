@@ -220,6 +220,29 @@ export class DagServer implements WebViewSource {
       taskId,
       onProgress: (event) => this.onProgress(event),
     });
+    this.follow(taskId, workflow, handle);
+    return taskId;
+  }
+
+  /**
+   * Re-runs a failed, timed-out or aborted task from where it failed (the engine reuses what
+   * succeeded). StaleWriteError when the task is not in such a state; undefined for an unknown task.
+   */
+  private async redrive(taskId: string): Promise<string | undefined> {
+    const task = await this.engine.store.getTask(taskId);
+    if (!task) return undefined;
+    const runnable = await this.workflows.get(task.workflow, task.version);
+    if (!runnable) throw new Error(`internal: workflow ${task.workflow}@${task.version} vanished`);
+    const handle = await this.engine.startTask(runnable.compiled, undefined, {
+      taskId,
+      redrive: true,
+      onProgress: (event) => this.onProgress(event),
+    });
+    this.follow(taskId, task.workflow, handle);
+    return taskId;
+  }
+
+  private follow(taskId: string, workflow: string, handle: TaskHandle): void {
     this.running.set(taskId, handle);
     handle.done
       .then(
@@ -233,7 +256,6 @@ export class DagServer implements WebViewSource {
       .finally(() => {
         this.running.delete(taskId);
       });
-    return taskId;
   }
 
   private onProgress(event: ProgressEvent): void {
@@ -403,15 +425,20 @@ export class DagServer implements WebViewSource {
 
     app.post('/tasks/:taskId/redrive', async (c) => {
       const taskId = c.req.param('taskId');
-      const task = await this.engine.store.getTask(taskId);
-      if (!task) return c.json({ message: `No task '${taskId}'.` }, 404);
-      return c.json(
-        {
-          message:
-            'Redrive is not available on the embedded engine yet: it would re-run the failed task from where it failed, reusing the outputs of the nodes that succeeded. Submit the task again instead (POST /workflows/{name}/tasks).',
-        },
-        501,
-      );
+      try {
+        const redriven = await this.redrive(taskId);
+        if (redriven === undefined) return c.json({ message: `No task '${taskId}'.` }, 404);
+        return c.json({ taskId: redriven, status: 'RUNNING' }, 202);
+      } catch (error) {
+        if (error instanceof StaleWriteError)
+          return c.json(
+            {
+              message: `Task '${taskId}' did not fail: only a FAILED, TIMED_OUT or ABORTED task can be redriven.`,
+            },
+            409,
+          );
+        throw error;
+      }
     });
 
     app.post('/callbacks/:id', async (c) => {

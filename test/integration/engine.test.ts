@@ -391,6 +391,39 @@ nodes:
     }
   });
 
+  it('redrives a failed task from where it failed, reusing what succeeded', async () => {
+    const yaml = `name: redriven
+nodes:
+  begin: { type: start, next: [a, each] }
+  a: { type: sync, operator: test/echo, input: { v: 1 }, next: b }
+  b: { type: sync, operator: test/flaky, input: { failures: 1 }, next: done }
+  each:
+    type: parallel
+    items: $.input.items
+    node: { type: sync, operator: test/flaky, input: { failures: 1 } }
+    next: done
+  done: { type: end }
+`;
+    const compiled = compile(yaml);
+    const failed = await engine.runTask(compiled, { items: [1, 2] });
+    expect(failed.status).toBe('FAILED');
+    const redriven = await (
+      await engine.startTask(compiled, undefined, { taskId: failed.taskId, redrive: true })
+    ).done;
+    expect(redriven.status).toBe('SUCCEEDED');
+    expect(redriven.taskId).toBe(failed.taskId);
+    const event = (node: string) => redriven.events.find((e) => e.node === node);
+    expect(event('a')).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    expect(event('b')).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    expect(event('done')?.status).toBe('SUCCEEDED');
+    // `a` ran once: its output was reused, not recomputed.
+    expect(redriven.traces.filter((t) => t.eventId.endsWith('_a'))).toHaveLength(1);
+    expect(redriven.segments.every((s) => s.status === 'SUCCEEDED')).toBe(true);
+    expect((redriven.output as { b: unknown }).b).toEqual({ attempt: 2 });
+    const again = engine.startTask(compiled, undefined, { taskId: failed.taskId, redrive: true });
+    await expect(again).rejects.toThrow(/SUCCEEDED|RUNNING/);
+  });
+
   it('optimised and unoptimised plans give the same events, outputs and statuses', async () => {
     const yaml = `name: same
 params: { mode: a }

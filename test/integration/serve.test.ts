@@ -301,12 +301,25 @@ describe('tasks', () => {
     expect((await call('GET', '/tasks/no-such-task/traces')).status).toBe(404);
   });
 
-  it('answers redrive with 501 and a reason (404 for an unknown task)', async () => {
-    const taskId = await submit('failing-flow', {});
-    await taskUntil(taskId, ended);
+  it('redrives a failed task from where it failed (409 for one that did not fail, 404 unknown)', async () => {
+    const registered = await register(`name: flaky-flow
+nodes:
+  begin: { type: start, next: once }
+  once: { type: sync, operator: test/echo, next: flaky }
+  flaky: { type: sync, operator: test/flaky, input: { failures: 1 }, next: done }
+  done: { type: end }
+`);
+    expect(registered.status).toBe(201);
+    const taskId = await submit('flaky-flow', {});
+    expect((await taskUntil(taskId, ended)).status).toBe('FAILED');
     const redrive = await call('POST', `/tasks/${taskId}/redrive`);
-    expect(redrive.status).toBe(501);
-    expect(redrive.body.message).toMatch(/not available/);
+    expect(redrive.status).toBe(202);
+    expect(redrive.body).toEqual({ taskId, status: 'RUNNING' });
+    const view = await taskUntil(taskId, ended);
+    expect(view.status).toBe('SUCCEEDED');
+    expect(view.events.find((e) => e.node === 'flaky')).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    expect(view.events.find((e) => e.node === 'once')).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    expect((await call('POST', `/tasks/${taskId}/redrive`)).status).toBe(409);
     expect((await call('POST', '/tasks/no-such-task/redrive')).status).toBe(404);
   });
 });
