@@ -48,12 +48,12 @@ export class OperatorRuntime {
   ) {}
 
   /** Runs `work` as one attempt of the invocation and records it. */
-  async run(invocation: Invocation, work: (event: OperatorEvent) => unknown): Promise<unknown> {
+  async run(requested: Invocation, work: (event: OperatorEvent) => unknown): Promise<unknown> {
+    const recordWork = requested.recordWork !== false;
+    const invocation = recordWork ? { ...requested, attempt: await this.startWork(requested) } : requested;
     const { task, node, order, attempt } = invocation;
     const eventId = eventIdOf(task.id, node);
     const segmentId = order === undefined ? undefined : segmentIdOf(eventId, order);
-    const recordWork = invocation.recordWork !== false;
-    if (recordWork) await this.startWork(invocation);
 
     const event: OperatorEvent = {
       task,
@@ -99,10 +99,24 @@ export class OperatorRuntime {
     return output === undefined ? null : output;
   }
 
-  private async startWork(invocation: Invocation): Promise<void> {
-    const { task, node, order, attempt, nodeType } = invocation;
-    if (order === undefined) await this.store.startEvent({ taskId: task.id, node, type: nodeType, attempt });
-    else await this.store.startSegment({ taskId: task.id, node, order, attempt });
+  /**
+   * Records the attempt's start; returns the attempt number it is recorded under. A redriven Step
+   * Functions execution counts its retries from 0 again: when the row already holds a FAILED attempt
+   * at or past the one asked for, this attempt is numbered after it instead of being refused as stale.
+   */
+  private async startWork(invocation: Invocation): Promise<number> {
+    const { task, node, order, nodeType } = invocation;
+    const start = (attempt: number) =>
+      order === undefined
+        ? this.store.startEvent({ taskId: task.id, node, type: nodeType, attempt })
+        : this.store.startSegment({ taskId: task.id, node, order, attempt });
+    const first = await start(invocation.attempt);
+    const row = first.record;
+    if (first.applied || row.status !== 'FAILED' || row.attempts < invocation.attempt)
+      return invocation.attempt;
+    const renumbered = row.attempts + 1;
+    await start(renumbered);
+    return renumbered;
   }
 
   private async finishWork(
