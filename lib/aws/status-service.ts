@@ -75,8 +75,9 @@ export async function recordExecutionStatus(
 
   // Events before the task's status: whoever sees the task ended sees its events too.
   const deployed = await deps.deployments.get(task.workflow, task.version);
+  let stateTransitions: number | undefined;
   if (deployed?.deployment) {
-    await recordNodeEvents(
+    stateTransitions = await recordNodeEvents(
       task.taskId,
       deployed.deployment.reporting,
       deps.executions.history(detail.executionArn),
@@ -93,6 +94,7 @@ export async function recordExecutionStatus(
       executionArn: detail.executionArn,
       ...(output === undefined ? {} : { output }),
       ...(error === undefined ? {} : { error }),
+      ...(stateTransitions === undefined ? {} : { stateTransitions }),
     });
     return result.applied ? 'recorded' : 'duplicate';
   } catch (error) {
@@ -155,7 +157,8 @@ export async function recordNodeEvents(
   history: AsyncIterable<HistoryEvent>,
   executionFailure: ErrorInfo,
   store: TrackingStore,
-): Promise<void> {
+): Promise<number> {
+  let transitions = 0;
   const byId = new Map<number, HistoryEvent>();
   const open = new Map<string, { node: string; attempt: number; error?: ErrorInfo }>();
   let attempt = 1;
@@ -188,6 +191,7 @@ export async function recordNodeEvents(
     const name = event.stateName;
     if (name === undefined) continue;
     if (event.type.endsWith('StateEntered')) {
+      transitions++;
       for (const router of reporting.decidedRouters[name] ?? []) await ran(router, 'router', now);
       const reported = reporting.states[name];
       if (!reported) continue;
@@ -223,6 +227,7 @@ export async function recordNodeEvents(
       }),
     );
   }
+  return transitions;
 }
 
 /** The state a failure belongs to: follow `previousEventId` back to the `*StateEntered`. */

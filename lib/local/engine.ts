@@ -248,6 +248,7 @@ export class EmbeddedEngine {
       await this.store.updateTaskStatus({
         taskId,
         status,
+        stateTransitions,
         ...(output === undefined ? {} : { output }),
         ...(error ? { error } : {}),
       });

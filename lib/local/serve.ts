@@ -51,8 +51,6 @@ const MAX_BODY_BYTES = 8 * 1024 * 1024;
 export class DagServer implements WebViewSource {
   private readonly running = new Map<string, TaskHandle>();
   private readonly progress = new Map<string, SegmentProgress>();
-  /** Stats of tasks that ended in this process; tasks of an earlier run have only their times. */
-  private readonly finished = new Map<string, { stateTransitions: number; durationMs: number }>();
   private readonly stopping = new AbortController();
   readonly app: Hono;
   private server: Server | undefined;
@@ -247,7 +245,6 @@ export class DagServer implements WebViewSource {
     handle.done
       .then(
         (result) => {
-          this.finished.set(taskId, result.stats);
           this.log(`task ${taskId} (${workflow}) ${result.status} in ${result.stats.durationMs} ms`);
         },
         (error: unknown) =>
@@ -271,12 +268,13 @@ export class DagServer implements WebViewSource {
     const task = await store.getTask(taskId);
     if (!task) return undefined;
     const [events, segments] = await Promise.all([store.getEvents(taskId), store.getSegments(taskId)]);
-    const stats = this.running.get(taskId)?.stats() ??
-      this.finished.get(taskId) ?? {
-        stateTransitions: 0,
-        durationMs: Date.parse(task.endedAt ?? new Date().toISOString()) - Date.parse(task.createdAt),
-      };
-    return { ...taskView(task, events, segments, new Date()), stats };
+    const view = taskView(task, events, segments, new Date());
+    // While it runs, the live count; once it ended, the one recorded (it survives a restart).
+    const stats = this.running.get(taskId)?.stats() ?? {
+      stateTransitions: view.stats.stateTransitions ?? 0,
+      durationMs: view.stats.durationMs,
+    };
+    return { ...view, stats };
   }
 
   async traces(taskId: string): Promise<TraceRecord[]> {

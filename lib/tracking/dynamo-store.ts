@@ -158,6 +158,7 @@ export class DynamoTrackingStore implements TrackingStore {
         output: encodeJson(input.output),
         error: input.error,
         executionArn: input.executionArn,
+        stateTransitions: input.stateTransitions,
       },
       condition: '#status = :running',
       conditionValues: { ':running': 'RUNNING' },

@@ -43,6 +43,8 @@ export interface TaskRecord {
   readonly executionArn?: string;
   /** How many times the task was redriven after it ended without success. */
   readonly redriveCount?: number;
+  /** States the execution entered (what Step Functions bills), once the task ended. */
+  readonly stateTransitions?: number;
 }
 
 /**

@@ -146,6 +146,8 @@ export interface CreateTaskResult {
 export interface UpdateTaskStatusInput {
   readonly taskId: string;
   readonly status: TaskStatus;
+  /** States the execution entered, counted from its history. */
+  readonly stateTransitions?: number;
   readonly output?: unknown;
   readonly error?: ErrorInfo;
   readonly executionArn?: string;

@@ -37,8 +37,8 @@ export interface TaskView {
   readonly events: EventView[];
   readonly segments: SegmentView[];
   /**
-   * `stateTransitions` is not tracked on AWS (Step Functions bills it; the execution history has it):
-   * it is null here. `durationMs` runs from submit to the end (or now, while running).
+   * `stateTransitions` is recorded when the task ends (counted from the execution history on AWS, from
+   * the event log locally); null while it runs. `durationMs` runs from submit to the end (or now).
    */
   readonly stats: { stateTransitions: number | null; durationMs: number };
 }
@@ -69,7 +69,10 @@ export function taskView(
     ...(task.error === undefined ? {} : { error: task.error }),
     events: events.map(eventView),
     segments: segments.map(segmentView),
-    stats: { stateTransitions: null, durationMs: Math.max(0, ended - Date.parse(task.createdAt)) },
+    stats: {
+      stateTransitions: task.stateTransitions ?? null,
+      durationMs: Math.max(0, ended - Date.parse(task.createdAt)),
+    },
   };
 }
 

@@ -60,6 +60,7 @@ describe('embedded engine', () => {
     expect(result.traces.every((t) => t.status === 'SUCCEEDED' && t.resource === 'cpu')).toBe(true);
     const task = await engine.store.getTask(result.taskId);
     expect(task?.status).toBe('SUCCEEDED');
+    expect(task?.stateTransitions).toBe(2);
     // a and b; start is StartAt and the end is folded into b.
     expect(result.stats.stateTransitions).toBe(2);
   });

@@ -230,7 +230,8 @@ nodes:
     });
     await change(taskId, { status: 'SUCCEEDED', output: '{"probe":{"ok":true}}' });
     const task = await store.getTask(taskId);
-    expect(task).toMatchObject({ status: 'SUCCEEDED', output: { probe: { ok: true } } });
+    // Four states entered: what Step Functions bills, and the `stats` of GET /tasks/{id}.
+    expect(task).toMatchObject({ status: 'SUCCEEDED', output: { probe: { ok: true } }, stateTransitions: 4 });
     const events = await store.getEvents(taskId);
     expect(events.map((e) => [e.node, e.type, e.status])).toEqual([
       ['begin', 'start', 'SUCCEEDED'],
