@@ -477,3 +477,20 @@ function isOrdering(op: CompareOp): boolean {
 function isOrderable(value: LiteralValue): boolean {
   return typeof value === 'number' || typeof value === 'string';
 }
+
+/** Every path a condition reads, in order. */
+export function conditionPaths(expr: ConditionExpr): ConditionPath[] {
+  switch (expr.kind) {
+    case 'compare':
+      return expr.right.kind === 'path' ? [expr.left, expr.right] : [expr.left];
+    case 'exists':
+      return [expr.path];
+    case 'not':
+      return conditionPaths(expr.expr);
+    case 'and':
+    case 'or':
+      return expr.items.flatMap(conditionPaths);
+    case 'const':
+      return [];
+  }
+}

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { checkScriptSyntax } from '../runtime/script.js';
-import { parseCondition } from './condition.js';
+import { conditionPaths, parseCondition } from './condition.js';
 import type { ConditionExpr, ConditionPath } from './condition-ast.js';
 import { type Diagnostic, DiagnosticCode, type Severity } from './diagnostics.js';
 import {
@@ -921,22 +921,6 @@ function shownValue(value: unknown): string {
     return JSON.stringify(value)?.slice(0, 60) ?? typeof value;
   } catch {
     return typeof value;
-  }
-}
-
-function conditionPaths(expr: ConditionExpr): ConditionPath[] {
-  switch (expr.kind) {
-    case 'compare':
-      return expr.right.kind === 'path' ? [expr.left, expr.right] : [expr.left];
-    case 'exists':
-      return [expr.path];
-    case 'not':
-      return conditionPaths(expr.expr);
-    case 'and':
-    case 'or':
-      return expr.items.flatMap(conditionPaths);
-    case 'const':
-      return [];
   }
 }
 

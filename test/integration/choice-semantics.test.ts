@@ -4,7 +4,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ChoiceRule, conditionToChoiceRule, foldParams } from '../../lib/compiler/choice.js';
-import { parseCondition } from '../../lib/dag/condition.js';
+import { conditionPaths, parseCondition } from '../../lib/dag/condition.js';
 import type {
   CompareOp,
   ConditionExpr,
@@ -566,29 +566,13 @@ const { expr: arbitraryCondition } = fc.letrec<{ expr: ConditionExpr }>((tie) =>
  * Step Functions and §4 find nothing there. Contexts where a path does that are left out.
  */
 function indexesIntoString(expr: ConditionExpr, context: Context): boolean {
-  return pathsOf(expr).some((path) =>
+  return conditionPaths(expr).some((path) =>
     path.segments.some(
       (segment, i) =>
         typeof segment === 'number' &&
         typeof lookUp(context, { ...path, segments: path.segments.slice(0, i) }) === 'string',
     ),
   );
-}
-
-function pathsOf(expr: ConditionExpr): ConditionPath[] {
-  switch (expr.kind) {
-    case 'const':
-      return [];
-    case 'exists':
-      return [expr.path];
-    case 'not':
-      return pathsOf(expr.expr);
-    case 'and':
-    case 'or':
-      return expr.items.flatMap(pathsOf);
-    case 'compare':
-      return expr.right.kind === 'path' ? [expr.left, expr.right] : [expr.left];
-  }
 }
 
 /** A copy of the context with `value` written at `path`, creating the objects and arrays it needs. */
@@ -621,7 +605,7 @@ function withValueAt(context: Context, path: ConditionPath, value: unknown): Con
 const VALUE_THEMES: readonly (readonly unknown[])[] = [STRINGS, NUMBERS, [true, false], [null, 'a', 0, true]];
 
 const arbitraryCase = arbitraryCondition.chain((expr) => {
-  const paths = pathsOf(expr);
+  const paths = conditionPaths(expr);
   const targeted = fc
     .constantFrom(...VALUE_THEMES)
     .chain((theme) =>
@@ -693,6 +677,6 @@ function leavesOf(expr: ConditionExpr): ConditionExpr[] {
 }
 
 function readsOnlyParams(leaf: ConditionExpr): boolean {
-  const paths = pathsOf(leaf);
+  const paths = conditionPaths(leaf);
   return paths.length > 0 && paths.every((path) => path.root === 'params');
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { referenceKeyProblem } from '../../lib/compiler/jsonpath.js';
-import { parseCondition } from '../../lib/dag/condition.js';
+import { conditionPaths, parseCondition } from '../../lib/dag/condition.js';
 import type {
   CompareOp,
   ConditionExpr,
@@ -493,7 +493,7 @@ describe('parseCondition: properties', () => {
         const result = parseCondition(text);
         expect(result.ok).toBe(true);
         if (!result.ok) return;
-        for (const p of pathsOf(result.expr)) {
+        for (const p of conditionPaths(result.expr)) {
           expect(text.slice(p.start, p.end).startsWith(p.root)).toBe(true);
           expect(p.end).toBeLessThanOrEqual(text.length);
         }
@@ -502,19 +502,3 @@ describe('parseCondition: properties', () => {
     );
   });
 });
-
-function pathsOf(expr: ConditionExpr): ConditionPath[] {
-  switch (expr.kind) {
-    case 'const':
-      return [];
-    case 'exists':
-      return [expr.path];
-    case 'not':
-      return pathsOf(expr.expr);
-    case 'and':
-    case 'or':
-      return expr.items.flatMap(pathsOf);
-    case 'compare':
-      return expr.right.kind === 'path' ? [expr.left, expr.right] : [expr.left];
-  }
-}
