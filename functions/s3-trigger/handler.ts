@@ -1,32 +1,15 @@
-// S3 uploads under `uploads/<workflow>/` -> tasks (dag-spec §9), from the SQS buffer of the bucket's
-// notifications. Partial batch failures: only messages that may succeed later (throttling, a workflow
-// not registered yet) go back to the queue, and to its DLQ after a few tries; an input the workflow
-// refuses will never pass and is logged and dropped.
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createLogger } from '../../lib/aws/logging.js';
-import { trackingFromEnv, workflowsFrom } from '../../lib/aws/stores.js';
-import {
-  InvalidTaskInputError,
-  submitTask,
-  TaskInputTooLargeError,
-  type TaskServiceDeps,
-} from '../../lib/aws/task-service.js';
+import { taskServiceFromEnv } from '../../lib/aws/stores.js';
+import { InvalidTaskInputError, submitTask, TaskInputTooLargeError } from '../../lib/aws/task-service.js';
 import {
   InvalidUploadNotificationError,
   uploadedObjects,
   uploadRequest,
 } from '../../lib/aws/upload-service.js';
-import { TaskInputChecker } from '../../lib/runtime/task-input.js';
 
 const logger = createLogger();
-const stores = trackingFromEnv(['tasks', 'idempotency', 'workflows']);
-const deps: TaskServiceDeps = {
-  store: stores.tracking,
-  deployments: workflowsFrom(stores).deployments,
-  sfn: new SFNClient({}),
-  inputs: new TaskInputChecker(),
-};
+const deps = taskServiceFromEnv();
 
 /** Failures no retry can fix: logged and dropped. */
 const PERMANENT = [InvalidTaskInputError, TaskInputTooLargeError, InvalidUploadNotificationError];

@@ -1,6 +1,3 @@
-// `POST /workflows/{name}/tasks` (dag-spec §9): checks the input, creates the task (Idempotency-Key:
-// the tracking store's conditional key rows, 24 h) and starts its execution.
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import {
   answerForError,
@@ -12,27 +9,19 @@ import {
   pathParameter,
 } from '../../lib/aws/http.js';
 import { createLogger } from '../../lib/aws/logging.js';
-import { trackingFromEnv, workflowsFrom } from '../../lib/aws/stores.js';
+import { taskServiceFromEnv } from '../../lib/aws/stores.js';
 import {
   InvalidIdempotencyKeyError,
   InvalidTaskInputError,
   submitTask,
   TaskInputTooLargeError,
-  type TaskServiceDeps,
   WorkflowNotDeployedError,
   WorkflowNotFoundError,
 } from '../../lib/aws/task-service.js';
-import { TaskInputChecker } from '../../lib/runtime/task-input.js';
 import { IdempotencyKeyContendedError, RecordTooLargeError } from '../../lib/tracking/store.js';
 
 const logger = createLogger();
-const stores = trackingFromEnv(['tasks', 'idempotency', 'workflows']);
-const deps: TaskServiceDeps = {
-  store: stores.tracking,
-  deployments: workflowsFrom(stores).deployments,
-  sfn: new SFNClient({}),
-  inputs: new TaskInputChecker(),
-};
+const deps = taskServiceFromEnv();
 
 export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const workflow = pathParameter(event, 'name');

@@ -1,11 +1,14 @@
 // The tracking store, workflow registry and deployments of a Lambda, over one DynamoDB client, with the
 // table names its environment binds (lib/config/env.ts).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tableNamesFromEnv } from '../config/env.js';
+import { TaskInputChecker } from '../runtime/task-input.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../tracking/dynamo-store.js';
 import type { TableLogicalName, TableNames } from '../tracking/tables.js';
 import { DynamoWorkflowRegistry } from '../tracking/workflow-registry.js';
+import type { TaskServiceDeps } from './task-service.js';
 import { DynamoWorkflowDeployments } from './workflow-deployments.js';
 
 export interface TrackingStores {
@@ -35,5 +38,16 @@ export function workflowsFrom(stores: TrackingStores): WorkflowStores {
   return {
     registry,
     deployments: new DynamoWorkflowDeployments(stores.documentClient, stores.tableNames.workflows, registry),
+  };
+}
+
+/** What submitting a task needs (the submit API and S3 uploads): the tasks, idempotency and workflows tables. */
+export function taskServiceFromEnv(): TaskServiceDeps {
+  const stores = trackingFromEnv(['tasks', 'idempotency', 'workflows']);
+  return {
+    store: stores.tracking,
+    deployments: workflowsFrom(stores).deployments,
+    sfn: new SFNClient({}),
+    inputs: new TaskInputChecker(),
   };
 }
