@@ -96,8 +96,6 @@ function parseInput(raw: string | undefined): unknown {
   }
 }
 
-const segmentTotals = new Map<string, number>();
-
 function reportProgress(event: ProgressEvent, io: CommandIo): void {
   switch (event.type) {
     case 'node-started':
@@ -107,10 +105,7 @@ function reportProgress(event: ProgressEvent, io: CommandIo): void {
       io.stderr(`${event.status === 'SUCCEEDED' ? 'ok' : 'FAILED'} ${event.node} ${event.ms} ms`);
       break;
     case 'segments':
-      segmentTotals.set(event.node, event.done);
       io.stderr(`  ${event.node} ${event.done}${event.total > 0 ? `/${event.total}` : ''} segments`);
-      break;
-    case 'waiting':
       break;
   }
 }

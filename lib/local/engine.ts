@@ -73,13 +73,6 @@ export type ProgressEvent =
       readonly node: string;
       readonly done: number;
       readonly total: number;
-    }
-  | {
-      readonly type: 'waiting';
-      readonly taskId: string;
-      readonly id: string;
-      readonly attempt: number;
-      readonly item: WorkItem;
     };
 
 export type { WorkItem };
