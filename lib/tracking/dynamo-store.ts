@@ -163,16 +163,7 @@ export class DynamoTrackingStore implements TrackingStore {
       condition: '#status = :running',
       conditionValues: { ':running': 'RUNNING' },
     });
-    const result = await this.write(input.taskId, () =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tables.tasks,
-          Key: { taskId: input.taskId },
-          ...update,
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
+    const result = await this.updateTask(input.taskId, update);
     if (result !== CONDITION_FAILED) return { applied: true, record: decodeTask(result.Attributes ?? {}) };
     const current = await this.getTask(input.taskId);
     if (current === undefined) throw new TaskNotFoundError(input.taskId);
@@ -189,16 +180,7 @@ export class DynamoTrackingStore implements TrackingStore {
       condition: '#status IN (:failed, :timedOut, :aborted)',
       conditionValues: { ':failed': 'FAILED', ':timedOut': 'TIMED_OUT', ':aborted': 'ABORTED' },
     });
-    const result = await this.write(input.taskId, () =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tables.tasks,
-          Key: { taskId: input.taskId },
-          ...update,
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
+    const result = await this.updateTask(input.taskId, update);
     if (result !== CONDITION_FAILED) return decodeTask(result.Attributes ?? {});
     const current = await this.getTask(input.taskId);
     if (current === undefined) throw new TaskNotFoundError(input.taskId);
@@ -430,6 +412,20 @@ export class DynamoTrackingStore implements TrackingStore {
   }
 
   // ---- internals -----------------------------------------------------------------------------------
+
+  /** A conditional update of a task row, returning the row as it is after it. */
+  private updateTask(taskId: string, update: BuiltUpdate) {
+    return this.write(taskId, () =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tables.tasks,
+          Key: { taskId },
+          ...update,
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+  }
 
   private async startWork(
     ref: WorkRef,
