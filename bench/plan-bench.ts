@@ -3,8 +3,8 @@
 // Fixed seeds: the same DAGs every run.  npx tsx bench/plan-bench.ts [--dags 500]
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { planNesting, scheduleNestPlan } from '../lib/compiler/barriers.js';
 import { compileValidated } from '../lib/compiler/compile.js';
-import { nestAndDag, nestMakespan } from '../lib/compiler/structure.js';
 import { parseWorkflowSource } from '../lib/dag/parse.js';
 import { validateWorkflow } from '../lib/dag/validate.js';
 import { dagShapeToWorkflow } from '../test/support/arbitrary-dags.js';
@@ -63,11 +63,20 @@ function levelSchedule(shape: Shape): number {
   return [...longest.values()].reduce((a, b) => a + b, 0);
 }
 
-function nestedMakespan(shape: Shape): number {
+/** Makespan of the plan of one strategy, and the wait and release states its barriers add. */
+function plannedMakespan(
+  shape: Shape,
+  strategy: 'fastest' | 'cheapest',
+): { makespan: number; barrierStates: number } {
   const order = shape.durations.map((_, i) => `n${i}`);
   const successors = new Map(order.map((id, i) => [id, shape.successors[i]!.map((j) => `n${j}`)]));
   const weight = (id: string) => shape.durations[Number(id.slice(1))]!;
-  return nestMakespan(nestAndDag({ order, successors, weight }), weight);
+  const plan = planNesting({ order, successors, weight }, strategy);
+  const producers = new Set(plan.barriers.flatMap((b) => b.producers));
+  return {
+    makespan: scheduleNestPlan(plan, weight).makespan,
+    barrierStates: plan.barriers.length + producers.size,
+  };
 }
 
 function summary(ratios: number[]): string {
@@ -80,24 +89,40 @@ function summary(ratios: number[]): string {
 const count = Number(values.dags);
 const next = random(20261124);
 const nested: number[] = [];
+const fastest: number[] = [];
 const levels: number[] = [];
+const barrierStates: number[] = [];
+const nodeCounts: number[] = [];
 let worseThanLevels = 0;
+let planningMs = 0;
 for (let i = 0; i < count; i++) {
   const shape = randomShape(next, 10 + Math.floor(next() * 191));
   const cp = criticalPath(shape);
-  const plan = nestedMakespan(shape);
+  const cheap = plannedMakespan(shape, 'cheapest');
+  const started = performance.now();
+  const fast = plannedMakespan(shape, 'fastest');
+  planningMs += performance.now() - started;
   const level = levelSchedule(shape);
-  nested.push(plan / cp);
+  nested.push(cheap.makespan / cp);
+  fastest.push(fast.makespan / cp);
   levels.push(level / cp);
-  if (plan > level + 1e-9) worseThanLevels++;
+  barrierStates.push(fast.barrierStates);
+  nodeCounts.push(shape.durations.length);
+  if (cheap.makespan > level + 1e-9) worseThanLevels++;
 }
+const withBarriers = barrierStates.filter((n) => n > 0).length;
+const statesPerNode = barrierStates.reduce((a, b) => a + b, 0) / nodeCounts.reduce((a, b) => a + b, 0);
 console.log(`plan quality over ${count} random fork/join DAGs (10-200 nodes), makespan / critical path:`);
-console.log(`  nesting (cheapest, no barriers)  ${summary(nested)}`);
+console.log(`  fastest (barriers)               ${summary(fastest)}`);
+console.log(`  cheapest (nesting, no barriers)  ${summary(nested)}`);
 console.log(`  level by level                   ${summary(levels)}`);
 console.log(`  nestings slower than the level schedule: ${worseThanLevels}`);
+console.log(
+  `  fastest: barriers in ${withBarriers} of ${count} DAGs; barrier states per DAG mean ${(barrierStates.reduce((a, b) => a + b, 0) / count).toFixed(1)}, max ${Math.max(...barrierStates)}; ${statesPerNode.toFixed(3)} per node; planning ${(planningMs / count).toFixed(1)} ms per DAG`,
+);
 
 console.log('\ncompile time, median of 3 (parse = YAML with positions; validate; plan + passes + emit):');
-for (const size of [100, 1000, 10000]) {
+for (const size of (process.env.SIZES ?? '100,1000,10000').split(',').map(Number)) {
   const shape = randomShape(random(size), size, 8);
   const text = stringify(
     dagShapeToWorkflow({ successors: shape.successors, estimates: shape.durations.map((d) => d / 1000) }),

@@ -20,6 +20,7 @@ export interface EngineDeployment {
   readonly scriptFunctionName: string;
   readonly notifierFunctionName: string;
   readonly toleranceFunctionName: string;
+  readonly barrierFunctionName: string;
   readonly eventBusName: string;
 }
 
@@ -39,6 +40,7 @@ export function deploymentFromEnv(env: Environment = process.env): EngineDeploym
     scriptFunctionName: requireEnv(ENV.SCRIPT_FUNCTION_NAME, env),
     notifierFunctionName: requireEnv(ENV.NOTIFIER_FUNCTION_NAME, env),
     toleranceFunctionName: requireEnv(ENV.TOLERANCE_FUNCTION_NAME, env),
+    barrierFunctionName: requireEnv(ENV.BARRIER_FUNCTION_NAME, env),
     eventBusName: requireEnv(ENV.EVENT_BUS_NAME, env),
   };
 }
@@ -85,6 +87,7 @@ export function awsBindings(deployment: EngineDeployment): ResourceBindings {
     scriptFunctionArn: arn(deployment.scriptFunctionName),
     notifierFunctionArn: arn(deployment.notifierFunctionName),
     toleranceFunctionArn: arn(deployment.toleranceFunctionName),
+    barrierFunctionArn: arn(deployment.barrierFunctionName),
     eventBusName: deployment.eventBusName,
     queueUrl: (queue) =>
       deployment.queues[queue] ??

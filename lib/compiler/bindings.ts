@@ -12,6 +12,8 @@ export interface ResourceBindings {
   readonly notifierFunctionArn: string;
   /** Checks a parallel node's tolerated failure share after its Map. */
   readonly toleranceFunctionArn: string;
+  /** Cross-branch barriers (`--plan fastest`): parks a wait's token, releases it when producers end. */
+  readonly barrierFunctionArn: string;
   /** The engine's EventBridge bus, for `kind: eventbridge` callback nodes. */
   readonly eventBusName: string;
   /** The URL of an SQS queue named in a `kind: sqs` callback node. */
@@ -38,6 +40,7 @@ export function placeholderBindings(): ResourceBindings {
     scriptFunctionArn: lambdaArn('dag-script'),
     notifierFunctionArn: lambdaArn('dag-notifier'),
     toleranceFunctionArn: lambdaArn('dag-tolerance'),
+    barrierFunctionArn: lambdaArn('dag-barrier'),
     eventBusName: 'dag-engine',
     queueUrl: (queue) => `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${queue}`,
   };

@@ -2,6 +2,7 @@
 import { type Diagnostic, DiagnosticCode, hasErrors } from '../dag/diagnostics.js';
 import { parseWorkflowSource } from '../dag/parse.js';
 import { type ValidatedDag, type ValidateOptions, validateWorkflow } from '../dag/validate.js';
+import type { NestStrategy } from './barriers.js';
 import { placeholderBindings, type ResourceBindings } from './bindings.js';
 import { type AslDefinition, emitAsl, TemplateNotExpressibleError } from './emit.js';
 import { limitDiagnostics } from './limits.js';
@@ -9,12 +10,12 @@ import { OPTIMIZATION_PASSES, runPasses } from './passes.js';
 import { planWorkflow } from './plan.js';
 import type { ExecutionPlan } from './plan-types.js';
 
-export type PlanStrategy = 'fastest' | 'cheapest';
+export type { NestStrategy as PlanStrategy } from './barriers.js';
 
 export interface CompileOptions extends ValidateOptions {
   /** false: one state per business node (`--no-optimize`). */
   readonly optimize?: boolean;
-  readonly strategy?: PlanStrategy;
+  readonly strategy?: NestStrategy;
   readonly bindings?: ResourceBindings;
 }
 
@@ -37,7 +38,9 @@ export function compileValidated(
   earlier: readonly Diagnostic[] = [],
 ): CompileResult {
   const diagnostics = [...earlier];
-  const plan = planWorkflow(dag, { params: options.params });
+  // --no-optimize keeps one state per node: nesting only, no barrier states.
+  const strategy = options.optimize === false ? 'cheapest' : (options.strategy ?? 'fastest');
+  const plan = planWorkflow(dag, { params: options.params, strategy });
   if (options.optimize !== false) runPasses(plan, OPTIMIZATION_PASSES);
   let asl: AslDefinition;
   try {

@@ -38,6 +38,30 @@ export class TemplateNotExpressibleError extends Error {
   }
 }
 
+/**
+ * A barrier wait has no limit of its own: its producers' states have theirs, and a failing branch
+ * stops the Parallel. Without a workflow timeout it waits as long as a Standard execution may run.
+ */
+const BARRIER_WAIT_TIMEOUT_SECONDS = 365 * 24 * 3600;
+
+/** Lambda's transient errors: engine plumbing (barriers) retries them rather than failing the task. */
+const LAMBDA_TRANSIENT_RETRY = {
+  Retry: [
+    {
+      ErrorEquals: [
+        'Lambda.ServiceException',
+        'Lambda.AWSLambdaException',
+        'Lambda.SdkClientException',
+        'Lambda.TooManyRequestsException',
+      ],
+      IntervalSeconds: 1,
+      MaxAttempts: 3,
+      BackoffRate: 2,
+      JitterStrategy: 'FULL',
+    },
+  ],
+};
+
 /** Seconds a script Task waits beyond the script's own limit, for the function's start-up. */
 const SCRIPT_TASK_MARGIN_SECONDS = 30;
 
@@ -124,6 +148,40 @@ class Emitter {
           ...this.exit(state),
         };
       }
+      case 'barrier-wait':
+        return {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+          Parameters: {
+            FunctionName: this.bindings.barrierFunctionArn,
+            Payload: {
+              action: 'wait',
+              'taskToken.$': '$$.Task.Token',
+              'task.$': '$.task',
+              consumer: state.consumer,
+              producers: [...state.producers],
+            },
+          },
+          ResultPath: null,
+          TimeoutSeconds: this.plan.dag.workflow.timeout ?? BARRIER_WAIT_TIMEOUT_SECONDS,
+          ...LAMBDA_TRANSIENT_RETRY,
+          ...this.exit(state),
+        };
+      case 'barrier-release':
+        return {
+          Type: 'Task',
+          Resource: this.bindings.barrierFunctionArn,
+          Parameters: {
+            action: 'release',
+            'task.$': '$.task',
+            producer: state.producer,
+            consumers: [...state.consumers],
+          },
+          ResultPath: null,
+          TimeoutSeconds: 60,
+          ...LAMBDA_TRANSIENT_RETRY,
+          ...this.exit(state),
+        };
       case 'parallel':
         return {
           Type: 'Parallel',

@@ -5,6 +5,7 @@ import type { ConditionExpr, ConditionPath, LiteralValue } from '../dag/conditio
 import { commonPostDominator, immediatePostDominators, VIRTUAL_EXIT } from '../dag/graph.js';
 import { nextList, type WorkflowNode } from '../dag/schema.js';
 import type { ValidatedDag } from '../dag/validate.js';
+import { barrierReleaseState } from './plan.js';
 import type { ChoiceState, ExecutionPlan, PlanScope, PlanState } from './plan-types.js';
 
 // ---- the plan as data --------------------------------------------------------------------------
@@ -30,6 +31,12 @@ export interface PlanJsonState {
   /** A Map's per-item state and mode. */
   readonly itemState?: string;
   readonly mode?: 'inline' | 'distributed';
+  /** A barrier wait: the unit it holds back, and the units of other branches it waits for. */
+  readonly consumer?: string;
+  readonly producers?: readonly string[];
+  /** A barrier release: the unit whose end it announces, and the consumers waiting for it. */
+  readonly producer?: string;
+  readonly consumers?: readonly string[];
 }
 
 export interface PlanJsonBusinessNode {
@@ -93,6 +100,8 @@ function ownNodesRunBy(state: PlanState): string[] {
     case 'task':
       return [...state.nodes];
     case 'parallel':
+    case 'barrier-wait':
+    case 'barrier-release':
       return [];
     case 'pass':
       return state.node !== undefined ? [state.node] : [];
@@ -174,13 +183,22 @@ function stateJson(plan: ExecutionPlan, state: PlanState, scope: string): PlanJs
   }
   const transition = 'next' in state.transition ? { next: state.transition.next } : { end: true as const };
   const caught = 'catch' in state && state.catch ? { catch: state.catch.next } : {};
-  const extra =
-    state.kind === 'parallel'
-      ? { branches: state.branches.map((b) => b.startAt) }
-      : state.kind === 'map'
-        ? { itemState: state.itemState, mode: state.mode }
-        : {};
-  return { ...base, ...transition, ...caught, ...extra };
+  return { ...base, ...transition, ...caught, ...kindDetail(state) };
+}
+
+function kindDetail(state: Exclude<PlanState, ChoiceState>): Partial<PlanJsonState> {
+  switch (state.kind) {
+    case 'parallel':
+      return { branches: state.branches.map((b) => b.startAt) };
+    case 'map':
+      return { itemState: state.itemState, mode: state.mode };
+    case 'barrier-wait':
+      return { consumer: state.consumer, producers: [...state.producers] };
+    case 'barrier-release':
+      return { producer: state.producer, consumers: [...state.consumers] };
+    default:
+      return {};
+  }
 }
 
 /** Successors of a state within its scope: next, Choice routes, Catch. */
@@ -241,9 +259,25 @@ interface Interval {
 
 /**
  * Earliest start and finish of every state when each runs as soon as its predecessors in the scope
- * have finished (exclusive paths counted at their longest), Parallel branches together.
+ * have finished (exclusive paths counted at their longest), Parallel branches together, and a barrier
+ * wait until its producers' releases have run. Barriers cross scopes, so the scopes are scheduled
+ * again with the releases' times of the sweep before until nothing moves: barriers never form a
+ * cycle, so each sweep settles at least one more of them.
  */
 function schedulePlan(plan: ExecutionPlan): Map<string, Interval> {
+  const releases = visitStates(plan)
+    .filter(({ state }) => state.kind === 'barrier-release')
+    .map(({ state }) => state.name);
+  let released = new Map<string, number>();
+  for (;;) {
+    const times = schedulePlanOnce(plan, released);
+    const next = new Map(releases.map((name) => [name, times.get(name)?.finish ?? 0]));
+    if (releases.every((name) => released.get(name) === next.get(name))) return times;
+    released = next;
+  }
+}
+
+function schedulePlanOnce(plan: ExecutionPlan, released: ReadonlyMap<string, number>): Map<string, Interval> {
   const times = new Map<string, Interval>();
   const scheduleScope = (scope: PlanScope, t0: number): number => {
     const indegree = new Map<string, number>([...scope.states.keys()].map((n) => [n, 0]));
@@ -261,6 +295,11 @@ function schedulePlan(plan: ExecutionPlan): Map<string, Interval> {
       else if (state.kind === 'map') finish = start + nodeEstimate(plan.dag, state.node);
       else if (state.kind === 'parallel')
         finish = state.branches.reduce((max, b) => Math.max(max, scheduleScope(b, start)), start);
+      else if (state.kind === 'barrier-wait')
+        finish = state.producers.reduce(
+          (max, p) => Math.max(max, released.get(barrierReleaseState(p)) ?? start),
+          start,
+        );
       times.set(state.name, { start, finish });
       end = Math.max(end, finish);
       for (const t of targetsOf(state)) {
@@ -560,6 +599,10 @@ function stateTypeText(plan: ExecutionPlan, state: PlanState): string {
       return 'Pass (error as {error, cause})';
     case 'tolerance':
       return 'Task (tolerated failures)';
+    case 'barrier-wait':
+      return `Task (barrier: waits for ${state.producers.join(', ')})`;
+    case 'barrier-release':
+      return `Task (barrier: releases ${state.consumers.join(', ')})`;
     case 'map':
       return `Map (${state.mode})`;
     case 'choice':

@@ -78,8 +78,28 @@ export interface PassState extends StateBase {
   readonly node?: string;
 }
 
+/**
+ * Waits, in its branch, until units of other branches finished (`--plan fastest`, barriers.ts): a
+ * Task holding a task token that the producers' release states resume.
+ */
+export interface BarrierWaitState extends StateBase {
+  readonly kind: 'barrier-wait';
+  /** The unit (business node, or router with its region) that runs after the wait. */
+  readonly consumer: string;
+  readonly producers: readonly string[];
+}
+
+/** After a producer unit: tells the barriers of its consumers that it finished. */
+export interface BarrierReleaseState extends StateBase {
+  readonly kind: 'barrier-release';
+  readonly producer: string;
+  readonly consumers: readonly string[];
+}
+
 export type PlanState =
   | TaskState
+  | BarrierWaitState
+  | BarrierReleaseState
   | ErrorState
   | MapState
   | ToleranceState
@@ -100,6 +120,20 @@ export interface PassReport {
   readonly changes: readonly string[];
 }
 
+/** How the planner ran one fork region: its nesting, and the barriers `fastest` added to it. */
+export interface ForkPlan {
+  readonly fork: string;
+  /** Where the fork's branches meet; absent when they meet only at the task's end. */
+  readonly join?: string;
+  /** Units of the region's AND-DAG (nodes, routers with their regions). */
+  readonly units: number;
+  /** Makespan of the nesting alone (the `cheapest` plan), from the estimates. */
+  readonly nestedMakespan: number;
+  /** Makespan of the plan chosen. */
+  readonly makespan: number;
+  readonly barriers: readonly { readonly consumer: string; readonly producers: readonly string[] }[];
+}
+
 export interface ExecutionPlan {
   readonly dag: ValidatedDag;
   /** Compile-time parameters: the workflow's defaults with `--param` values over them. */
@@ -110,6 +144,8 @@ export interface ExecutionPlan {
   readonly passes: PassReport[];
   /** Whether the optimisation passes ran (false for `--no-optimize`); set by `runPasses`. */
   optimized: boolean;
+  /** Each fork region as planned, in the order the planner placed them. */
+  readonly forks: readonly ForkPlan[];
 }
 
 export function transitionTarget(t: Transition): string | undefined {

@@ -4,18 +4,29 @@
 import { commonPostDominator, immediatePostDominators, reachableWithin, VIRTUAL_EXIT } from '../dag/graph.js';
 import { nextList, type WorkflowNode } from '../dag/schema.js';
 import type { ValidatedDag } from '../dag/validate.js';
-import type { ExecutionPlan, PlanScope, PlanState, Transition } from './plan-types.js';
-import { type NestTree, nestAndDag } from './structure.js';
+import { type NestStrategy, planNesting, scheduleNestPlan } from './barriers.js';
+import type { ExecutionPlan, ForkPlan, PlanScope, PlanState, Transition } from './plan-types.js';
+import type { NestTree } from './structure.js';
 
 export interface PlanOptions {
   readonly params?: Readonly<Record<string, unknown>>;
+  /** `fastest` (the default) adds cross-branch barriers where nesting alone would delay a node. */
+  readonly strategy?: NestStrategy;
 }
 
 export function planWorkflow(dag: ValidatedDag, options: PlanOptions = {}): ExecutionPlan {
   const params = { ...(dag.workflow.params ?? {}), ...(options.params ?? {}) };
-  const planner = new Planner(dag);
+  const planner = new Planner(dag, options.strategy ?? 'fastest');
   const root = planner.planRoot();
-  return { dag, params, root, decidedRouters: new Map(), passes: [], optimized: false };
+  return {
+    dag,
+    params,
+    root,
+    decidedRouters: new Map(),
+    passes: [],
+    optimized: false,
+    forks: planner.forks,
+  };
 }
 
 interface EmitContext {
@@ -34,12 +45,29 @@ interface RegionUnit {
   readonly meet?: string;
 }
 
+/** State names of the barrier states around a unit: its wait before it, its release after it. */
+export function barrierWaitState(consumer: string): string {
+  return `${consumer}_wait`;
+}
+
+export function barrierReleaseState(producer: string): string {
+  return `${producer}_release`;
+}
+
 class Planner {
   private readonly ipdom: Map<string, string>;
   private readonly successors: ReadonlyMap<string, readonly string[]>;
   private readonly parallelNames = new Map<NestTree, string>();
+  /** Consumer unit -> the units of other branches it waits for. */
+  private readonly waitsFor = new Map<string, readonly string[]>();
+  /** Producer unit -> the consumers it releases. */
+  private readonly releases = new Map<string, string[]>();
+  readonly forks: ForkPlan[] = [];
 
-  constructor(private readonly dag: ValidatedDag) {
+  constructor(
+    private readonly dag: ValidatedDag,
+    private readonly strategy: NestStrategy,
+  ) {
     this.successors = new Map(dag.order.map((n) => [n, dag.successors.get(n) ?? []]));
     this.ipdom = immediatePostDominators(dag.order, this.successors);
   }
@@ -158,10 +186,26 @@ class Planner {
     const join = commonPostDominator(targets, this.ipdom);
     const region = reachableWithin(targets, this.successors, (n) => n !== join);
     const units = this.regionUnits(region);
-    const tree = nestAndDag({
+    const andDag = {
       order: units.order,
       successors: units.successors,
-      weight: (id) => this.unitWeight(id, units.byId.get(id)!),
+      weight: (id: string) => this.unitWeight(id, units.byId.get(id)!),
+    };
+    const nested = planNesting(andDag, 'cheapest');
+    const chosen = this.strategy === 'cheapest' ? nested : planNesting(andDag, this.strategy);
+    const tree = chosen.tree;
+    for (const { consumer, producers } of chosen.barriers) {
+      this.waitsFor.set(consumer, producers);
+      for (const producer of producers)
+        this.releases.set(producer, [...(this.releases.get(producer) ?? []), consumer]);
+    }
+    this.forks.push({
+      fork,
+      ...(join === VIRTUAL_EXIT ? {} : { join }),
+      units: units.order.length,
+      nestedMakespan: scheduleNestPlan(nested, andDag.weight).makespan,
+      makespan: scheduleNestPlan(chosen, andDag.weight).makespan,
+      barriers: chosen.barriers,
     });
     // The join's entry is known before it is placed: every node's state is named after it.
     const afterJoin: Transition =
@@ -236,12 +280,40 @@ class Planner {
     switch (tree.kind) {
       case 'unit': {
         const unit = units.get(tree.id)!;
+        // A barrier's producer releases its consumers when it (its whole region) is done; a
+        // consumer first waits for its producers in the other branches.
+        const producers = this.waitsFor.get(tree.id);
+        const wait: PlanState | undefined = producers && {
+          kind: 'barrier-wait',
+          name: barrierWaitState(tree.id),
+          consumer: tree.id,
+          producers,
+          transition: { end: true },
+        };
+        if (wait) ctx.scope.states.set(wait.name, wait);
+        const released = this.releases.get(tree.id);
+        const after: Transition = released ? { next: barrierReleaseState(tree.id) } : cont;
+        let entry: Transition;
         if (this.isExclusive(tree.id)) {
-          const inner: EmitContext = { scope: ctx.scope, placed: ctx.placed, stop: unit.meet, cont };
-          return this.entryOf(tree.id, inner);
+          const inner: EmitContext = { scope: ctx.scope, placed: ctx.placed, stop: unit.meet, cont: after };
+          entry = this.entryOf(tree.id, inner);
+        } else {
+          this.place(tree.id, ctx, after);
+          entry = { next: tree.id };
         }
-        this.place(tree.id, ctx, cont);
-        return { next: tree.id };
+        if (released) {
+          const name = barrierReleaseState(tree.id);
+          ctx.scope.states.set(name, {
+            kind: 'barrier-release',
+            name,
+            producer: tree.id,
+            consumers: released,
+            transition: cont,
+          });
+        }
+        if (!wait) return entry;
+        wait.transition = entry;
+        return { next: wait.name };
       }
       case 'seq': {
         // Front to back, so states appear in running order; each item's entry is known in advance.
@@ -288,7 +360,7 @@ class Planner {
 
   /** The name of a tree's first state, known before it is placed. */
   private entryName(tree: NestTree): string {
-    if (tree.kind === 'unit') return tree.id;
+    if (tree.kind === 'unit') return this.waitsFor.has(tree.id) ? barrierWaitState(tree.id) : tree.id;
     if (tree.kind === 'seq') return this.entryName(tree.items[0]!);
     return this.parallelNames.get(tree)!;
   }

@@ -13,7 +13,16 @@
 
 export type NestTree =
   | { readonly kind: 'unit'; readonly id: string }
-  | { readonly kind: 'seq'; readonly items: readonly NestTree[] }
+  | {
+      readonly kind: 'seq';
+      readonly items: readonly NestTree[];
+      /**
+       * `cuts[i]` is true when the boundary between items i and i+1 is one the nesting chose (a cut
+       * or a level boundary: some unit after it does not depend on every unit before it), false when
+       * the DAG implies it (a series split point). Barriers (barriers.ts) replace only cuts.
+       */
+      readonly cuts: readonly boolean[];
+    }
   | { readonly kind: 'par'; readonly branches: readonly NestTree[] };
 
 export interface AndDag {
@@ -54,20 +63,29 @@ function span(tree: NestTree, context: NestContext): number {
 
 function nest(units: readonly string[], context: NestContext): NestTree {
   if (units.length === 1) return { kind: 'unit', id: units[0]! };
-  if (units.length === 0) return { kind: 'seq', items: [] };
+  if (units.length === 0) return { kind: 'seq', items: [], cuts: [] };
   const members = new Set(units);
   const components = weakComponents(units, members, context);
   if (components.length > 1) return par(components.map((c) => nest(c, context)));
 
   const bottlenecks = findBottlenecks(units, members, context);
   if (bottlenecks.length > 0)
-    return seq(splitAtBottlenecks(units, bottlenecks, members, context).map((part) => nest(part, context)));
+    return seq(
+      splitAtBottlenecks(units, bottlenecks, members, context).map((part) => nest(part, context)),
+      false,
+    );
 
-  const cut = seq(bestCut(units, members, context).map((part) => nest(part, context)));
+  const cut = seq(
+    bestCut(units, members, context).map((part) => nest(part, context)),
+    true,
+  );
   const levels = levelGroups(units, members, context);
   const levelSpan = levels.reduce((sum, group) => sum + Math.max(...group.map(context.dag.weight)), 0);
   return levelSpan < span(cut, context)
-    ? seq(levels.map((group) => par(group.map((id) => ({ kind: 'unit', id }) as NestTree))))
+    ? seq(
+        levels.map((group) => par(group.map((id) => ({ kind: 'unit', id }) as NestTree))),
+        true,
+      )
     : cut;
 }
 
@@ -91,12 +109,23 @@ function levelGroups(
   return groups;
 }
 
-function seq(items: NestTree[]): NestTree {
-  const flat = items.flatMap((item) => (item.kind === 'seq' ? item.items : [item]));
-  return flat.length === 1 ? flat[0]! : { kind: 'seq', items: flat };
+/** A sequence of `items`, nested sequences flattened; `cut` marks the boundaries between the items. */
+export function seq(items: readonly NestTree[], cut: boolean): NestTree {
+  const flat: NestTree[] = [];
+  const cuts: boolean[] = [];
+  for (const item of items) {
+    if (flat.length > 0 && (item.kind !== 'seq' || item.items.length > 0)) cuts.push(cut);
+    if (item.kind !== 'seq') {
+      flat.push(item);
+      continue;
+    }
+    flat.push(...item.items);
+    cuts.push(...item.cuts);
+  }
+  return flat.length === 1 ? flat[0]! : { kind: 'seq', items: flat, cuts };
 }
 
-function par(branches: NestTree[]): NestTree {
+export function par(branches: readonly NestTree[]): NestTree {
   const flat = branches.flatMap((b) => (b.kind === 'par' ? b.branches : [b]));
   return flat.length === 1 ? flat[0]! : { kind: 'par', branches: flat };
 }

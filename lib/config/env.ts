@@ -11,6 +11,7 @@ export const ENV = {
   TRACES_TABLE: 'DAG_TRACES_TABLE',
   WORKFLOWS_TABLE: 'DAG_WORKFLOWS_TABLE',
   IDEMPOTENCY_TABLE: 'DAG_IDEMPOTENCY_TABLE',
+  BARRIERS_TABLE: 'DAG_BARRIERS_TABLE',
   /** The engine's EventBridge bus: callback nodes put events on it, workers answer on it. */
   EVENT_BUS_NAME: 'DAG_EVENT_BUS_NAME',
   /** JSON `{ "<queue name>": "<queue url>" }`: the engine's work queues (dag-spec §7). */
@@ -25,6 +26,7 @@ export const ENV = {
   SCRIPT_FUNCTION_NAME: 'DAG_SCRIPT_FUNCTION_NAME',
   NOTIFIER_FUNCTION_NAME: 'DAG_NOTIFIER_FUNCTION_NAME',
   TOLERANCE_FUNCTION_NAME: 'DAG_TOLERANCE_FUNCTION_NAME',
+  BARRIER_FUNCTION_NAME: 'DAG_BARRIER_FUNCTION_NAME',
   /** The role every compiled state machine runs with. */
   STATE_MACHINE_ROLE_ARN: 'DAG_STATE_MACHINE_ROLE_ARN',
   /** Compiled state machines are named `<prefix>-<workflow>`. */

@@ -19,6 +19,7 @@ export type BoxShape =
   | 'pass'
   | 'error'
   | 'tolerance'
+  | 'barrier'
   | 'item'
   | 'item-failed'
   | 'state-parallel'
@@ -459,6 +460,20 @@ function planStateBox(plan: ExecutionPlan, state: PlanJsonState): BoxSpec {
         shape: 'tolerance',
         lines: [state.name, 'Task (tolerance)'],
         title: `${state.name}: checks the failed share of ${runs.join(', ')}`,
+      };
+    case 'barrier-wait':
+      return {
+        ...base,
+        shape: 'barrier',
+        lines: [state.name, `waits for ${(state.producers ?? []).join(', ')}`],
+        title: `${state.name}: barrier, waits until ${(state.producers ?? []).join(', ')} finished in another branch`,
+      };
+    case 'barrier-release':
+      return {
+        ...base,
+        shape: 'barrier',
+        lines: [state.name, `releases ${(state.consumers ?? []).join(', ')}`],
+        title: `${state.name}: barrier, tells ${(state.consumers ?? []).join(', ')} that ${state.producer ?? ''} finished`,
       };
     case 'task':
       return {

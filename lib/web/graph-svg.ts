@@ -35,6 +35,7 @@ export const GRAPH_CSS = `
 .dag-graph .shape-callback .outline { stroke: #be185d; }
 .dag-graph .shape-script .outline { stroke: #a16207; }
 .dag-graph .shape-error .outline, .dag-graph .shape-item-failed .outline { stroke-dasharray: 4 3; }
+.dag-graph .shape-barrier .outline { stroke: #b45309; stroke-dasharray: 2 2; }
 .dag-graph .edge { fill: none; stroke: #71717a; stroke-width: 1.2; }
 .dag-graph .edge.dashed { stroke-dasharray: 5 4; }
 .dag-graph .edge-label { font-size: 10px; fill: #3f3f46; }

@@ -1,0 +1,442 @@
+// `--plan fastest`: cross-branch barriers where nesting alone would delay a node.
+//
+// ASL nests Parallel states; it cannot express a dependency from a unit in one branch to a unit in
+// another. The nesting of structure.ts therefore sequences some units that do not depend on each
+// other: at a *cut* (seq(A, B): every unit of B waits for every unit of A) and between levels. A
+// barrier undoes that for one unit: a unit of B that the cut holds back (its own predecessors ended
+// earlier) moves into a branch of its own beside A and B; a wait state before it holds a task token
+// until its predecessors in A have ended, and each of them resumes it from a release state after
+// itself (through the engine's callback path); its successors in B wait for it the same way.
+//
+// The algorithm: start from the cheapest nesting (no barriers). Schedule it with the estimates; while
+// its makespan exceeds the critical path (by more than FASTEST_SLACK), follow the chain of
+// constraints that sets the makespan back from the end, find the units on it that a cut held back,
+// and hoist one (the one needing the fewest new wait and release states; in regions of more than
+// ONE_AT_A_TIME_UNITS units, all of them in the same round).
+//
+// Why it reaches the critical path: every constraint in the plan is a DAG edge (a barrier, a series
+// split point, a unit's duration) or a cut. A chain of constraints with no cut in it is a path of the
+// DAG, no longer than the critical path; so while the makespan is above it, the chain holds a unit
+// back at a cut. A hoisted unit starts at the start of the items around its cut, whose boundaries
+// the DAG implies; it can be held back again only by a cut further out, so every unit is hoisted at
+// most once per level of nesting and the rounds end, at the latest with every unit free of cuts: the
+// makespan is then the critical path (barriers counted as free; each costs one Lambda call on each
+// side). A round is linear in the size of the region.
+//
+// Why it cannot deadlock: what stays nested keeps an order the DAG allows, and the hoisted unit waits
+// only for its predecessors and releases only its successors, which that order already puts one
+// before the other; so nesting and barriers together still follow one topological order of the DAG.
+import { type AndDag, type NestTree, nestAndDag, par, seq } from './structure.js';
+
+/** A unit that waits, in its own branch, for units of other branches to finish. */
+export interface Barrier {
+  readonly consumer: string;
+  readonly producers: readonly string[];
+}
+
+export interface NestPlan {
+  readonly tree: NestTree;
+  /** Consumers in the DAG's order; producers in the DAG's order. */
+  readonly barriers: readonly Barrier[];
+}
+
+export type NestStrategy = 'fastest' | 'cheapest';
+
+/** The nesting of an AND-DAG, and with `fastest` the barriers that bring it to the critical path. */
+/**
+ * `fastest` stops lifting cuts once the plan is within this share of the critical path: each barrier
+ * costs two Lambda calls and two state transitions, and the last percent is not worth them (see
+ * bench/RESULTS.md for the trade-off on random DAGs).
+ */
+export const FASTEST_SLACK = 0.01;
+
+/** The nesting of an AND-DAG, and with `fastest` the barriers that bring it to the critical path. */
+export function planNesting(
+  dag: AndDag,
+  strategy: NestStrategy,
+  options: { readonly slack?: number } = {},
+): NestPlan {
+  const tree = nestAndDag(dag);
+  if (strategy === 'cheapest') return { tree, barriers: [] };
+  return liftCuts(dag, tree, options.slack ?? FASTEST_SLACK);
+}
+
+// ---- a mutable copy of the nesting, rewritten in place while cuts are lifted ---------------------
+
+type Node = UnitNode | SeqNode | ParNode;
+interface UnitNode {
+  readonly kind: 'unit';
+  readonly id: string;
+}
+interface SeqNode {
+  readonly kind: 'seq';
+  items: Node[];
+  cuts: boolean[];
+}
+interface ParNode {
+  readonly kind: 'par';
+  branches: Node[];
+}
+
+function thaw(tree: NestTree): Node {
+  switch (tree.kind) {
+    case 'unit':
+      return { kind: 'unit', id: tree.id };
+    case 'seq':
+      return { kind: 'seq', items: tree.items.map(thaw), cuts: [...tree.cuts] };
+    case 'par':
+      return { kind: 'par', branches: tree.branches.map(thaw) };
+  }
+}
+
+/** Back to a NestTree, with one-item sequences and nested Parallels flattened. */
+function freeze(node: Node): NestTree {
+  switch (node.kind) {
+    case 'unit':
+      return node;
+    case 'seq': {
+      // Rebuilt item by item so each boundary keeps its own flag.
+      let tree: NestTree = freeze(node.items[0]!);
+      for (let i = 1; i < node.items.length; i++)
+        tree = seq([tree, freeze(node.items[i]!)], node.cuts[i - 1]!);
+      return tree;
+    }
+    case 'par':
+      return par(node.branches.map(freeze));
+  }
+}
+
+function unitsUnder(node: Node, out: string[] = []): string[] {
+  if (node.kind === 'unit') out.push(node.id);
+  else if (node.kind === 'seq') for (const item of node.items) unitsUnder(item, out);
+  else for (const branch of node.branches) unitsUnder(branch, out);
+  return out;
+}
+
+// ---- scheduling a nesting with barriers ---------------------------------------------------------
+
+/** A boundary of a sequence: between `seq.items[index]` and the item after it. */
+interface Boundary {
+  readonly seq: SeqNode;
+  readonly index: number;
+}
+
+interface Edge {
+  readonly from: number;
+  readonly delay: number;
+  readonly boundary?: Boundary;
+}
+
+export interface NestSchedule {
+  readonly makespan: number;
+  /** Start and finish of every unit. */
+  readonly units: ReadonlyMap<string, { readonly start: number; readonly finish: number }>;
+}
+
+/**
+ * Earliest times when every sequence runs its items one after another, a Parallel its branches
+ * together, and a barrier's consumer starts only once its producers finished. The events (each tree
+ * node's start and finish) form a DAG; times are its longest paths, in one topological sweep.
+ */
+class TreeSchedule {
+  readonly incoming: Edge[][] = [];
+  readonly time: number[] = [];
+  private readonly finishOfUnit = new Map<string, number>();
+  private readonly startOfUnit = new Map<string, number>();
+  readonly root: { start: number; finish: number };
+
+  constructor(
+    tree: Node,
+    private readonly waits: ReadonlyMap<string, ReadonlySet<string>>,
+    private readonly weight: (id: string) => number,
+  ) {
+    this.root = this.build(tree);
+    // Barriers join finish events of producers to finish events of consumers.
+    for (const [consumer, producers] of waits) {
+      const finish = this.finishOfUnit.get(consumer)!;
+      for (const producer of producers)
+        this.incoming[finish]!.push({ from: this.finishOfUnit.get(producer)!, delay: weight(consumer) });
+    }
+    this.sweep();
+  }
+
+  private event(): number {
+    this.incoming.push([]);
+    return this.incoming.length - 1;
+  }
+
+  private build(node: Node): { start: number; finish: number } {
+    const start = this.event();
+    const finish = this.event();
+    switch (node.kind) {
+      case 'unit':
+        this.incoming[finish]!.push({ from: start, delay: this.weight(node.id) });
+        this.startOfUnit.set(node.id, start);
+        this.finishOfUnit.set(node.id, finish);
+        break;
+      case 'seq': {
+        let previous = start;
+        node.items.forEach((item, i) => {
+          const inner = this.build(item);
+          this.incoming[inner.start]!.push({
+            from: previous,
+            delay: 0,
+            ...(i > 0 ? { boundary: { seq: node, index: i - 1 } } : {}),
+          });
+          previous = inner.finish;
+        });
+        this.incoming[finish]!.push({ from: previous, delay: 0 });
+        break;
+      }
+      case 'par':
+        for (const branch of node.branches) {
+          const inner = this.build(branch);
+          this.incoming[inner.start]!.push({ from: start, delay: 0 });
+          this.incoming[finish]!.push({ from: inner.finish, delay: 0 });
+        }
+        if (node.branches.length === 0) this.incoming[finish]!.push({ from: start, delay: 0 });
+        break;
+    }
+    return { start, finish };
+  }
+
+  private sweep(): void {
+    const count = this.incoming.length;
+    const outgoing: { to: number; delay: number }[][] = Array.from({ length: count }, () => []);
+    const indegree = new Array<number>(count).fill(0);
+    this.incoming.forEach((edges, to) => {
+      for (const edge of edges) {
+        outgoing[edge.from]!.push({ to, delay: edge.delay });
+        indegree[to]!++;
+      }
+    });
+    for (let i = 0; i < count; i++) this.time[i] = 0;
+    const queue: number[] = [];
+    for (let i = 0; i < count; i++) if (indegree[i] === 0) queue.push(i);
+    for (let head = 0; head < queue.length; head++) {
+      const from = queue[head]!;
+      for (const { to, delay } of outgoing[from]!) {
+        this.time[to] = Math.max(this.time[to]!, this.time[from]! + delay);
+        if (--indegree[to]! === 0) queue.push(to);
+      }
+    }
+    if (queue.length !== count) throw new Error('internal: barriers form a cycle with the nesting');
+  }
+
+  get makespan(): number {
+    return this.time[this.root.finish]!;
+  }
+
+  unitTimes(): Map<string, { start: number; finish: number }> {
+    const out = new Map<string, { start: number; finish: number }>();
+    for (const [id, finish] of this.finishOfUnit) {
+      const end = this.time[finish]!;
+      out.set(id, { start: end - this.weight(id), finish: end });
+    }
+    return out;
+  }
+
+  /**
+   * The units a cut alone made start late, on the chain of constraints that sets the makespan,
+   * from the end back. A unit that started when one of its own predecessors finished is explained
+   * by that dependency, which the chain follows instead.
+   */
+  boundUnits(predecessors: ReadonlyMap<string, readonly string[]>): BoundUnit[] {
+    const bound: BoundUnit[] = [];
+    const unitAt = new Map<number, string>();
+    for (const [id, finish] of this.finishOfUnit) unitAt.set(finish, id);
+    const tolerance = 1e-9 * Math.max(1, this.makespan);
+    const same = (a: number, b: number) => Math.abs(a - b) <= tolerance;
+    let at = this.root.finish;
+    let current: string | undefined;
+    while (at !== this.root.start) {
+      const unit = unitAt.get(at);
+      if (unit !== undefined) {
+        current = unit;
+        const started = this.time[at]! - this.weight(unit);
+        const cause = (predecessors.get(unit) ?? []).find((p) =>
+          same(this.time[this.finishOfUnit.get(p)!]!, started),
+        );
+        if (cause !== undefined) {
+          at = this.finishOfUnit.get(cause)!;
+          continue;
+        }
+      }
+      const edge = this.incoming[at]!.find((e) => same(this.time[e.from]! + e.delay, this.time[at]!));
+      if (!edge) break;
+      const boundary = edge.boundary;
+      if (boundary && current !== undefined) {
+        if (boundary.seq.cuts[boundary.index])
+          bound.push({ seq: boundary.seq, left: boundary.seq.items[boundary.index]!, unit: current });
+        current = undefined;
+      }
+      at = edge.from;
+    }
+    return bound;
+  }
+}
+
+/** A unit a cut held back: it started when the item before the cut ended, not for its own inputs. */
+interface BoundUnit {
+  readonly seq: SeqNode;
+  /** The item before the cut: found again by identity after other hoists moved items. */
+  readonly left: Node;
+  readonly unit: string;
+}
+
+/** The makespan of a nesting with barriers, and when each unit runs (for tests and benchmarks). */
+export function scheduleNestPlan(plan: NestPlan, weight: (id: string) => number): NestSchedule {
+  const waits = new Map(plan.barriers.map((b) => [b.consumer, new Set(b.producers)]));
+  const schedule = new TreeSchedule(thaw(plan.tree), waits, weight);
+  return { makespan: schedule.makespan, units: schedule.unitTimes() };
+}
+
+// ---- hoisting units out of cuts ----------------------------------------------------------------
+
+/** Hoisting one unit per round needs the fewest barriers; past this many units, all on the chain. */
+const ONE_AT_A_TIME_UNITS = 200;
+
+/** Moving one unit out of the sequence whose cut holds it back, into a branch of its own. */
+interface Hoist {
+  readonly seq: SeqNode;
+  /** Items `first..last` of the sequence (the cut and the cuts next to it) run beside the unit. */
+  readonly first: number;
+  readonly last: number;
+  readonly unit: string;
+  /** Barrier edges this adds, consumer -> producers. */
+  readonly edges: ReadonlyMap<string, readonly string[]>;
+  /** Wait and release states this adds. */
+  readonly cost: number;
+}
+
+function liftCuts(dag: AndDag, tree: NestTree, slack: number): NestPlan {
+  const predecessors = new Map<string, string[]>(dag.order.map((id) => [id, []]));
+  for (const id of dag.order)
+    for (const next of dag.successors.get(id) ?? []) predecessors.get(next)?.push(id);
+  const successors = new Map(dag.order.map((id) => [id, dag.successors.get(id) ?? []]));
+  const criticalPath = longestPath(dag, predecessors);
+  const target = criticalPath * (1 + slack) + 1e-9 * Math.max(1, criticalPath);
+  const oneAtATime = dag.order.length <= ONE_AT_A_TIME_UNITS;
+
+  const root: SeqNode = { kind: 'seq', items: [thaw(tree)], cuts: [] };
+  const waits = new Map<string, Set<string>>();
+  for (;;) {
+    const schedule = new TreeSchedule(root, waits, dag.weight);
+    if (schedule.makespan <= target) break;
+    const hoists: Hoist[] = [];
+    for (const bound of schedule.boundUnits(predecessors)) {
+      const hoist = planHoist(bound, predecessors, successors, waits);
+      if (!hoist) continue;
+      if (!oneAtATime) applyHoist(hoist, waits);
+      hoists.push(hoist);
+    }
+    // None: cannot happen while the makespan is above the critical path (see the top).
+    if (hoists.length === 0) break;
+    if (oneAtATime)
+      applyHoist(
+        hoists.reduce((best, h) => (h.cost < best.cost ? h : best)),
+        waits,
+      );
+  }
+
+  const position = new Map(dag.order.map((id, i) => [id, i]));
+  const byOrder = (a: string, b: string) => position.get(a)! - position.get(b)!;
+  const barriers = [...waits]
+    .sort(([a], [b]) => byOrder(a, b))
+    .map(([consumer, producers]) => ({ consumer, producers: [...producers].sort(byOrder) }));
+  return { tree: freeze(root.items.length === 1 ? root.items[0]! : root), barriers };
+}
+
+function longestPath(dag: AndDag, predecessors: ReadonlyMap<string, readonly string[]>): number {
+  const finish = new Map<string, number>();
+  let longest = 0;
+  for (const id of dag.order) {
+    let start = 0;
+    for (const p of predecessors.get(id) ?? []) start = Math.max(start, finish.get(p) ?? 0);
+    const end = start + dag.weight(id);
+    finish.set(id, end);
+    longest = Math.max(longest, end);
+  }
+  return longest;
+}
+
+/**
+ * A unit held back by a cut goes into a branch of its own beside the items around the cut (out to
+ * the nearest boundaries the DAG implies): it waits only for its own predecessors among those items,
+ * and its successors there wait for it. An edge another edge of the hoist implies needs no barrier:
+ * from a predecessor that feeds another predecessor, or to a successor fed by another successor.
+ * Undefined when an earlier hoist of the same round moved the cut.
+ */
+function planHoist(
+  bound: BoundUnit,
+  predecessors: ReadonlyMap<string, readonly string[]>,
+  successors: ReadonlyMap<string, readonly string[]>,
+  waits: ReadonlyMap<string, ReadonlySet<string>>,
+): Hoist | undefined {
+  const { seq, unit } = bound;
+  const index = seq.items.indexOf(bound.left);
+  if (index < 0 || index + 1 >= seq.items.length || !seq.cuts[index]) return undefined;
+  let first = index;
+  while (first > 0 && seq.cuts[first - 1]) first--;
+  let last = index + 1;
+  while (last < seq.items.length - 1 && seq.cuts[last]) last++;
+  const around = new Set(seq.items.slice(first, last + 1).flatMap((item) => unitsUnder(item)));
+  if (!around.delete(unit)) return undefined;
+
+  const edges = new Map<string, string[]>();
+  const before = (predecessors.get(unit) ?? []).filter((p) => around.has(p));
+  const producers = before.filter((p) => !before.some((q) => q !== p && successors.get(p)?.includes(q)));
+  if (producers.length > 0) edges.set(unit, producers);
+  const after = (successors.get(unit) ?? []).filter((s) => around.has(s));
+  for (const s of after)
+    if (!after.some((q) => q !== s && successors.get(q)?.includes(s))) edges.set(s, [unit]);
+
+  const releasing = new Set([...waits.values()].flatMap((set) => [...set]));
+  const newReleases = new Set([...edges.values()].flat().filter((p) => !releasing.has(p))).size;
+  const newWaits = [...edges.keys()].filter((c) => !waits.has(c)).length;
+  return { seq, first, last, unit, edges, cost: newReleases + newWaits };
+}
+
+function applyHoist(hoist: Hoist, waits: Map<string, Set<string>>): void {
+  const { seq, first, last } = hoist;
+  const group: SeqNode = {
+    kind: 'seq',
+    items: seq.items.slice(first, last + 1),
+    cuts: seq.cuts.slice(first, last),
+  };
+  removeUnit(group, hoist.unit);
+  const alone: Node = { kind: 'unit', id: hoist.unit };
+  const item: Node = group.items.length === 0 ? alone : { kind: 'par', branches: [group, alone] };
+  seq.items.splice(first, last - first + 1, item);
+  seq.cuts.splice(first, last - first);
+  for (const [consumer, producers] of hoist.edges) {
+    const set = waits.get(consumer) ?? new Set<string>();
+    for (const p of producers) set.add(p);
+    waits.set(consumer, set);
+  }
+}
+
+/**
+ * Takes a unit's leaf out of a nesting. A boundary left between the two neighbours of a removed
+ * item is a cut when either of the two it replaces was one.
+ */
+function removeUnit(node: SeqNode | ParNode, id: string): boolean {
+  const children = node.kind === 'seq' ? node.items : node.branches;
+  for (let i = 0; i < children.length; i++) {
+    const child = children[i]!;
+    const found = child.kind === 'unit' ? child.id === id : removeUnit(child, id);
+    if (!found) continue;
+    const empty =
+      child.kind === 'unit' ||
+      (child.kind === 'seq' ? child.items.length === 0 : child.branches.length === 0);
+    if (!empty) return true;
+    children.splice(i, 1);
+    if (node.kind === 'seq' && node.cuts.length > 0) {
+      if (i === 0) node.cuts.splice(0, 1);
+      else if (i >= node.cuts.length) node.cuts.splice(i - 1, 1);
+      else node.cuts.splice(i - 1, 2, node.cuts[i - 1]! || node.cuts[i]!);
+    }
+    return true;
+  }
+  return false;
+}
