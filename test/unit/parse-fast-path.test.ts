@@ -167,7 +167,7 @@ describe('the fast YAML reader reads what the yaml package reads', () => {
     expectSameReading(readFileSync(file, 'utf8'));
   });
 
-  it('takes the fast path for block YAML and JSON workflows', () => {
+  it('takes the fast path for block YAML and JSON workflows', { timeout: 30_000 }, () => {
     fc.assert(
       fc.property(fc.oneof(arbitraryDag(), arbitraryStructuredWorkflow()), (doc) => {
         expect(expectSameReading(stringify(doc))).toBe(true);
@@ -178,7 +178,7 @@ describe('the fast YAML reader reads what the yaml package reads', () => {
     );
   });
 
-  it('agrees on documents of any values, in any style the yaml package writes', () => {
+  it('agrees on documents of any values, in any style the yaml package writes', { timeout: 30_000 }, () => {
     let fast = 0;
     fc.assert(
       fc.property(
@@ -195,7 +195,9 @@ describe('the fast YAML reader reads what the yaml package reads', () => {
     expect(fast).toBeGreaterThan(500);
   });
 
-  it('never accepts what the yaml package rejects or reads differently (edited text)', () => {
+  it('never accepts what the yaml package rejects or reads differently (edited text)', {
+    timeout: 30_000,
+  }, () => {
     const edits = fc.array(
       fc.record({
         at: fc.nat(),
@@ -368,7 +370,9 @@ describe('diagnostics are the same through the fast path', () => {
     },
   );
 
-  it('random faults in random workflows give the same diagnostics, in YAML and JSON', () => {
+  it('random faults in random workflows give the same diagnostics, in YAML and JSON', {
+    timeout: 30_000,
+  }, () => {
     fc.assert(
       fc.property(
         fc.oneof(arbitraryStructuredWorkflow(), arbitraryDag()),
