@@ -1,7 +1,7 @@
 // A fast reader for the plain subset of YAML 1.2 that workflow files are written in: block maps and
 // sequences, single-line scalars, one-line flow collections, `|` / `|-` scripts, comments, and JSON.
 // The `yaml` package's document parser builds a node tree with source ranges and costs ~0.5 ms per
-// kilobyte; this reader builds only the plain value, several times faster. It gives up (returns
+// kilobyte; this reader builds only the plain value, over ten times faster. It gives up (returns
 // undefined) on anything outside the subset or anything the full parser would report — syntax
 // errors, duplicate keys, tags, anchors, multi-line plain or quoted scalars, folded scalars — so the
 // caller parses those with the full parser and loses nothing but time. Whatever it accepts, it must
@@ -50,7 +50,7 @@ const COLON = 58;
 const COMMA = 44;
 const DASH = 45;
 
-/** Characters a plain scalar may not start with (`-` is allowed when a non-space follows). */
+/** Characters a plain scalar may not start with (`-` may, before a letter, digit or `.`). */
 const INDICATORS = new Set('-?:,[]{}#&*!|>\'"%@`');
 /** Plain keys this reader accepts; anything else (`a[b]`, `1`, `true`) goes to the full parser. */
 const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$./ -]*$/;
