@@ -112,24 +112,23 @@ function orderAlongCycle(component: string[], successors: Adjacency): string[] {
   return ordered;
 }
 
-/** Kahn's algorithm; ties broken by the given node order, so the result is deterministic. */
+/** Kahn's algorithm over `nodes` (each once); ties broken by their order, so the result is deterministic. */
 export function topologicalOrder(nodes: readonly string[], successors: Adjacency): string[] {
-  const indegree = new Map<string, number>(nodes.map((n) => [n, 0]));
+  // In-degrees by index rather than in a Map: one lookup per edge instead of three.
+  const index = new Map<string, number>();
+  for (let i = 0; i < nodes.length; i++) index.set(nodes[i]!, i);
+  const indegree = new Int32Array(nodes.length);
   for (const node of nodes) {
     for (const next of successors.get(node) ?? []) {
-      if (indegree.has(next)) indegree.set(next, indegree.get(next)! + 1);
+      const j = index.get(next);
+      if (j !== undefined) indegree[j]!++;
     }
   }
-  const ready = nodes.filter((n) => indegree.get(n) === 0);
-  const order: string[] = [];
-  for (let i = 0; i < ready.length; i++) {
-    const node = ready[i]!;
-    order.push(node);
-    for (const next of successors.get(node) ?? []) {
-      if (!indegree.has(next)) continue;
-      const remaining = indegree.get(next)! - 1;
-      indegree.set(next, remaining);
-      if (remaining === 0) ready.push(next);
+  const order = nodes.filter((_, i) => indegree[i] === 0);
+  for (let i = 0; i < order.length; i++) {
+    for (const next of successors.get(order[i]!) ?? []) {
+      const j = index.get(next);
+      if (j !== undefined && --indegree[j]! === 0) order.push(next);
     }
   }
   return order;
@@ -185,18 +184,42 @@ export const VIRTUAL_EXIT = '\u0000exit';
 /**
  * Immediate post-dominators of an acyclic graph, with every sink joined to a virtual exit
  * (`VIRTUAL_EXIT`): a node whose paths meet again only at the end of the task has the virtual exit.
+ * `order` is a topological order of the nodes, each once.
  */
 export function immediatePostDominators(
   order: readonly string[],
   successors: Adjacency,
 ): Map<string, string> {
-  const reversedOrder = [VIRTUAL_EXIT, ...[...order].reverse()];
-  const reversedPreds = new Map<string, string[]>();
-  for (const node of order) {
-    const targets = successors.get(node) ?? [];
-    reversedPreds.set(node, targets.length === 0 ? [VIRTUAL_EXIT] : [...targets]);
+  // immediateDominators over the reversed graph, with positions as indexes into typed arrays:
+  // position 0 is the virtual exit, order[i] is at n - i (the reversed order).
+  const n = order.length;
+  const nameAt = (p: number) => (p === 0 ? VIRTUAL_EXIT : order[n - p]!);
+  const position = new Map<string, number>();
+  for (let i = n - 1; i >= 0; i--) position.set(order[i]!, n - i);
+  const idom = new Int32Array(n + 1).fill(-1);
+  idom[0] = 0;
+  const intersect = (a: number, b: number) => {
+    let x = a;
+    let y = b;
+    while (x !== y) {
+      while (x > y) x = idom[x]!;
+      while (y > x) y = idom[y]!;
+    }
+    return x;
+  };
+  for (let p = 1; p <= n; p++) {
+    const targets = successors.get(nameAt(p)) ?? [];
+    let current = targets.length === 0 ? 0 : -1;
+    for (const target of targets) {
+      const q = position.get(target);
+      if (q === undefined || idom[q] === -1) continue;
+      current = current === -1 ? q : intersect(current, q);
+    }
+    if (current !== -1) idom[p] = current;
   }
-  return immediateDominators(reversedOrder, reversedPreds, VIRTUAL_EXIT);
+  const result = new Map<string, string>([[VIRTUAL_EXIT, VIRTUAL_EXIT]]);
+  for (let p = 1; p <= n; p++) if (idom[p] !== -1) result.set(nameAt(p), nameAt(idom[p]!));
+  return result;
 }
 
 /**
@@ -216,4 +239,82 @@ export function commonPostDominator(targets: readonly string[], ipdom: ReadonlyM
     common = common.filter((n) => theirs.has(n));
   }
   return common[0] ?? VIRTUAL_EXIT;
+}
+
+/**
+ * Each node's depth in the post-dominator tree (the virtual exit is 0), so that
+ * `nearestCommonPostDominator` climbs only as far as the branches' meeting point instead of walking
+ * every chain to the exit (which made a chain of n forks cost n² steps).
+ */
+export function postDominatorDepths(
+  order: readonly string[],
+  ipdom: ReadonlyMap<string, string>,
+): Map<string, number> {
+  const depth = new Map<string, number>([[VIRTUAL_EXIT, 0]]);
+  // A node's post-dominator comes after it in topological order, so walking backwards meets it first.
+  for (let i = order.length - 1; i >= 0; i--) {
+    const node = order[i]!;
+    const parent = ipdom.get(node);
+    const parentDepth = parent === undefined ? undefined : depth.get(parent);
+    if (parentDepth !== undefined) depth.set(node, parentDepth + 1);
+  }
+  return depth;
+}
+
+/**
+ * `commonPostDominator`, answered from the tree's depths: the same node for the same targets.
+ * Targets outside the tree (that do not lead to the exit) take the general answer.
+ */
+export function nearestCommonPostDominator(
+  targets: readonly string[],
+  ipdom: ReadonlyMap<string, string>,
+  depth: ReadonlyMap<string, number>,
+): string {
+  if (targets.some((t) => !depth.has(t))) return commonPostDominator(targets, ipdom);
+  let common = targets[0]!;
+  let commonDepth = depth.get(common)!;
+  for (let i = 1; i < targets.length; i++) {
+    let other = targets[i]!;
+    let otherDepth = depth.get(other)!;
+    for (; commonDepth > otherDepth; commonDepth--) common = ipdom.get(common)!;
+    for (; otherDepth > commonDepth; otherDepth--) other = ipdom.get(other)!;
+    while (common !== other) {
+      common = ipdom.get(common)!;
+      other = ipdom.get(other)!;
+      commonDepth--;
+    }
+  }
+  return common;
+}
+
+/**
+ * Whether `to` can be reached from `from` in an acyclic graph. The search runs backwards from `to`
+ * and enters only nodes placed after `from` in a topological order (`position`), as every path from
+ * `from` goes through such nodes: a query costs the part of the graph between the two, not all of
+ * it. Both ends must have a position (a node without one is not in the order: false).
+ */
+export function reachesInOrder(
+  from: string,
+  to: string,
+  predecessors: Adjacency,
+  position: ReadonlyMap<string, number>,
+): boolean {
+  const floor = position.get(from);
+  const top = position.get(to);
+  if (floor === undefined || top === undefined) return false;
+  if (from === to) return true;
+  if (top < floor) return false;
+  const seen = new Set<string>([to]);
+  const stack = [to];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    for (const pred of predecessors.get(node) ?? []) {
+      if (pred === from) return true;
+      const at = position.get(pred);
+      if (at === undefined || at <= floor || seen.has(pred)) continue;
+      seen.add(pred);
+      stack.push(pred);
+    }
+  }
+  return false;
 }

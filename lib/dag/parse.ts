@@ -1,5 +1,18 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, Scalar } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  type Pair,
+  parseDocument,
+  Scalar,
+  type YAMLMap,
+} from 'yaml';
 import { type Diagnostic, DiagnosticCode } from './diagnostics.js';
+import { parseYamlSubset } from './yaml-subset.js';
 
 export type PathSegment = string | number;
 
@@ -10,25 +23,39 @@ export interface SourcePosition {
   readonly column: number;
 }
 
+/** A document as the `yaml` package composes it: nodes with source ranges, and its line starts. */
+interface PositionedDocument {
+  readonly root: Node | null;
+  readonly lines: LineCounter;
+}
+
 /**
  * Finds the source position of any value or key in a parsed workflow by its path, so a diagnostic
- * about `nodes.merge.next[1]` points at exactly that text.
+ * about `nodes.merge.next[1]` points at exactly that text. Positions come from the `yaml` package's
+ * node tree, composed only when first asked for (a valid workflow read by the fast path needs none).
  */
 export class SourceLocator {
-  constructor(
-    private readonly root: Node | null,
-    private readonly lines: LineCounter,
-  ) {}
+  private document: PositionedDocument | undefined;
+
+  /** The pairs of big maps by key (the first pair of a key, as a scan finds it), built on first use. */
+  private readonly pairsByKey = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+  constructor(private readonly compose: () => PositionedDocument) {}
+
+  private get positioned(): PositionedDocument {
+    this.document ??= this.compose();
+    return this.document;
+  }
 
   /**
    * Where the value at `path` starts (or its key, with `part: 'key'`). A path that does not exist
    * resolves to the deepest ancestor that does, which is where the author has to look.
    */
   locate(path: readonly PathSegment[], part: 'key' | 'value' = 'value'): SourcePosition {
-    let node: unknown = this.root;
+    let node: unknown = this.positioned.root;
     let keyNode: unknown;
     for (const segment of path) {
-      const child = childOf(node, segment);
+      const child = this.childOf(node, segment);
       if (!child) break;
       node = child.value;
       keyNode = child.key;
@@ -39,9 +66,9 @@ export class SourceLocator {
 
   /** The offset of a scalar's first character of content, past an opening quote. */
   contentOffset(path: readonly PathSegment[]): number {
-    let node: unknown = this.root;
+    let node: unknown = this.positioned.root;
     for (const segment of path) {
-      const child = childOf(node, segment);
+      const child = this.childOf(node, segment);
       if (!child) return 0;
       node = child.value;
     }
@@ -51,7 +78,7 @@ export class SourceLocator {
   }
 
   positionAt(offset: number): SourcePosition {
-    const { line, col } = this.lines.linePos(offset);
+    const { line, col } = this.positioned.lines.linePos(offset);
     return { line, column: col };
   }
 
@@ -59,22 +86,39 @@ export class SourceLocator {
     const range = (node as { range?: [number, number, number] } | undefined)?.range;
     return this.positionAt(range ? range[0] : 0);
   }
-}
 
-function childOf(node: unknown, segment: PathSegment): { key: unknown; value: unknown } | undefined {
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      const key = isScalar(pair.key) ? pair.key.value : pair.key;
-      if (String(key) === String(segment)) return { key: pair.key, value: pair.value ?? pair.key };
+  private childOf(node: unknown, segment: PathSegment): { key: unknown; value: unknown } | undefined {
+    if (isMap(node)) {
+      // A scan of `nodes` per diagnostic made many diagnostics in a big file quadratic.
+      if (node.items.length > INDEXED_MAP_SIZE) {
+        let pairs = this.pairsByKey.get(node);
+        if (!pairs) {
+          pairs = new Map();
+          for (const pair of node.items) {
+            const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
+            if (!pairs.has(key)) pairs.set(key, pair);
+          }
+          this.pairsByKey.set(node, pairs);
+        }
+        const pair = pairs.get(String(segment));
+        return pair ? { key: pair.key, value: pair.value ?? pair.key } : undefined;
+      }
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (String(key) === String(segment)) return { key: pair.key, value: pair.value ?? pair.key };
+      }
+      return undefined;
+    }
+    if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment];
+      return item === undefined ? undefined : { key: item, value: item };
     }
     return undefined;
   }
-  if (isSeq(node) && typeof segment === 'number') {
-    const item = node.items[segment];
-    return item === undefined ? undefined : { key: item, value: item };
-  }
-  return undefined;
 }
+
+/** Maps bigger than this are looked up through an index rather than scanned. */
+const INDEXED_MAP_SIZE = 16;
 
 export interface ParsedSource {
   /** The plain value of the document (last value wins for duplicate keys, which are reported). */
@@ -84,18 +128,39 @@ export interface ParsedSource {
 }
 
 /**
- * Parses a workflow file, YAML 1.2 or JSON (JSON is read by the same YAML parser, so both keep
- * positions). Never throws: syntax errors become PARSE_ERROR diagnostics.
+ * Parses a workflow file, YAML 1.2 or JSON (JSON is YAML too, so both keep positions). Never throws:
+ * syntax errors become PARSE_ERROR diagnostics.
+ *
+ * Most files are read by a fast reader of the plain subset of YAML workflows use, which builds no
+ * position data; the `yaml` package composes the document (positions included) only when the fast
+ * reader gives up (the file is outside the subset, or has a fault to report) or when a diagnostic
+ * needs a position. Either way, values and positions are the `yaml` package's.
  */
 export function parseWorkflowSource(text: string): ParsedSource {
+  const fast = parseYamlSubset(text);
+  if (fast) {
+    return { value: fast.value, locator: new SourceLocator(() => composeDocument(text)), diagnostics: [] };
+  }
+  return parseWithPositions(text);
+}
+
+/** The `yaml` package's document: its nodes carry the source ranges diagnostics point at. */
+function composeDocument(text: string): PositionedDocument & { readonly document: Document.Parsed } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, {
+  const document = parseDocument(text, {
     lineCounter: lines,
     uniqueKeys: false,
     prettyErrors: false,
     version: '1.2',
   });
-  const locator = new SourceLocator(doc.contents as Node | null, lines);
+  return { root: document.contents as Node | null, lines, document };
+}
+
+/** The full parse: syntax errors, duplicate keys and alias bombs become diagnostics. */
+export function parseWithPositions(text: string): ParsedSource {
+  const composed = composeDocument(text);
+  const doc = composed.document;
+  const locator = new SourceLocator(() => composed);
   const diagnostics: Diagnostic[] = [];
   // Only the first syntax error: the parser's later ones are mostly the same fault seen again.
   for (const error of doc.errors.slice(0, 1)) {

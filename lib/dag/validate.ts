@@ -4,11 +4,13 @@ import { conditionPaths, parseCondition } from './condition.js';
 import type { ConditionExpr, ConditionPath } from './condition-ast.js';
 import { type Diagnostic, DiagnosticCode, type Severity } from './diagnostics.js';
 import {
-  commonPostDominator,
   findCycles,
   immediatePostDominators,
+  nearestCommonPostDominator,
+  postDominatorDepths,
   reachableFrom,
   reachableWithin,
+  reachesInOrder,
   reverseAdjacency,
   topologicalOrder,
   VIRTUAL_EXIT,
@@ -28,7 +30,7 @@ import {
   WorkflowHeaderSchema,
   type WorkflowNode,
 } from './schema.js';
-import { closestMatch, didYouMean } from './suggest.js';
+import { closestMatch, didYouMean, Suggestions } from './suggest.js';
 
 /** How an edge leaves its node: `next` (a list is a fork), a router's route or default, or `onError`. */
 export type EdgeKind = 'next' | 'route' | 'default' | 'onError';
@@ -116,6 +118,8 @@ class WorkflowChecker {
   private refsByFrom: Map<string, NodeRef[]> | undefined;
   private readonly refs: NodeRef[] = [];
   private readonly conditions = new Map<string, ConditionExpr[]>();
+  /** Did-you-mean among the node names, made once they are all read. */
+  private nodeSuggestions: Suggestions | undefined;
   private graph:
     | {
         start: string;
@@ -126,6 +130,8 @@ class WorkflowChecker {
         /** Present once the structure is known: which exclusive choices each node's running depends on. */
         runsWhen?: Map<string, RunCondition>;
         branchCounts?: Map<string, number>;
+        /** Each node's index in `order`, built on first use by `reaches`. */
+        position?: Map<string, number>;
       }
     | undefined;
 
@@ -261,12 +267,11 @@ class WorkflowChecker {
 
   /** Edges are read leniently from the raw node, so a node with one bad field still joins the graph. */
   private collectRefs(name: string, record: Record<string, unknown>): void {
-    const add = (to: unknown, kind: EdgeKind, at: PathSegment[], index?: number) => {
-      if (typeof to === 'string') this.refs.push({ from: name, to, kind, at: ['nodes', name, ...at], index });
-    };
-    if (Array.isArray(record.next)) {
-      record.next.forEach((to, i) => {
-        if ((record.next as unknown[]).indexOf(to) !== i) {
+    const { next } = record;
+    if (Array.isArray(next)) {
+      for (let i = 0; i < next.length; i++) {
+        const to: unknown = next[i];
+        if (next.indexOf(to) !== i) {
           this.report(
             DiagnosticCode.SCHEMA,
             `Node '${name}' lists '${shownValue(to)}' twice in \`next\`. Keep one.`,
@@ -275,20 +280,30 @@ class WorkflowChecker {
               node: name,
             },
           );
-          return;
+          continue;
         }
-        add(to, 'next', ['next', i], i);
-      });
-    } else add(record.next, 'next', ['next']);
+        this.addRef(name, to, 'next', ['nodes', name, 'next', i], i);
+      }
+    } else this.addRef(name, next, 'next', ['nodes', name, 'next']);
     if (record.type === 'router') {
       if (Array.isArray(record.routes)) {
         record.routes.forEach((route, i) => {
-          add((route as { next?: unknown } | null)?.next, 'route', ['routes', i, 'next'], i);
+          this.addRef(
+            name,
+            (route as { next?: unknown } | null)?.next,
+            'route',
+            ['nodes', name, 'routes', i, 'next'],
+            i,
+          );
         });
       }
-      add(record.default, 'default', ['default']);
+      this.addRef(name, record.default, 'default', ['nodes', name, 'default']);
     }
-    add(record.onError, 'onError', ['onError']);
+    this.addRef(name, record.onError, 'onError', ['nodes', name, 'onError']);
+  }
+
+  private addRef(from: string, to: unknown, kind: EdgeKind, at: PathSegment[], index?: number): void {
+    if (typeof to === 'string') this.refs.push({ from, to, kind, at, index });
   }
 
   private reportNodeIssue(
@@ -533,7 +548,7 @@ class WorkflowChecker {
         if (this.nodeSet.has(ref.to)) continue; // the target exists but is itself broken: reported there
         this.report(
           DiagnosticCode.UNKNOWN_NODE,
-          `Node '${ref.from}' names unknown ${ref.kind === 'route' ? 'route target' : ref.kind === 'next' ? 'next node' : `${ref.kind} node`} '${ref.to}'.${didYouMean(ref.to, this.nodeOrder)}`,
+          `Node '${ref.from}' names unknown ${ref.kind === 'route' ? 'route target' : ref.kind === 'next' ? 'next node' : `${ref.kind} node`} '${ref.to}'.${this.didYouMeanNode(ref.to)}`,
           ref.at,
           { node: ref.from },
         );
@@ -552,7 +567,10 @@ class WorkflowChecker {
       if (!targets.includes(ref.to)) targets.push(ref.to);
     }
 
-    const cycles = findCycles(known, successors);
+    // Kahn's order takes in every node exactly when there is no cycle, and costs far less than
+    // Tarjan's components, which are needed only to report the cycles.
+    const knownOrder = topologicalOrder(known, successors);
+    const cycles = knownOrder.length === known.length ? [] : findCycles(known, successors);
     for (const cycle of cycles) {
       const closing =
         this.refs.find((r) => r.from === cycle[cycle.length - 1] && r.to === cycle[0]) ??
@@ -593,10 +611,14 @@ class WorkflowChecker {
 
     if (start === undefined || starts.length > 1 || cycles.length > 0 || brokenEdges) return;
     const predecessors = reverseAdjacency(known, successors);
-    const order = topologicalOrder(
-      known.filter((n) => reachable.has(n)),
-      successors,
-    );
+    // Over the reachable nodes only, as unreachable ones would change where ties fall.
+    const order =
+      reachable.size === known.length
+        ? knownOrder
+        : topologicalOrder(
+            known.filter((n) => reachable.has(n)),
+            successors,
+          );
     this.graph = { start, successors, predecessors, order, reachable };
     if (ends.length === 0) return;
     this.checkStructure(order, successors, predecessors);
@@ -612,11 +634,17 @@ class WorkflowChecker {
     successors: Map<string, string[]>,
     predecessors: Map<string, string[]>,
   ): void {
-    const inScope = new Set(order);
-    const succ = new Map(order.map((n) => [n, successors.get(n) ?? []]));
-    const preds = new Map(order.map((n) => [n, (predecessors.get(n) ?? []).filter((p) => inScope.has(p))]));
+    // With every node reachable (the usual case) the graph is already the reachable part.
+    const whole = order.length === successors.size;
+    const inScope = whole ? undefined : new Set(order);
+    const succ = inScope ? new Map(order.map((n) => [n, successors.get(n) ?? []])) : successors;
+    const preds = inScope
+      ? new Map(order.map((n) => [n, (predecessors.get(n) ?? []).filter((p) => inScope.has(p))]))
+      : predecessors;
     const ipdom = immediatePostDominators(order, succ);
-    const runsWhen = new Map<string, RunCondition>(order.map((n) => [n, new Map()]));
+    const depths = postDominatorDepths(order, ipdom);
+    // Filled in for the nodes inside some exclusive region; a node missing here depends on no choice.
+    const runsWhen = new Map<string, RunCondition>();
     const branchCounts = new Map<string, number>();
     let structured = true;
     for (const name of order) {
@@ -629,7 +657,7 @@ class WorkflowChecker {
         recordBranchConditions(name, refs, region, succ, runsWhen, branchCounts);
       }
       const forkTargets = refs.filter((r) => r.kind === 'next').map((r) => r.to);
-      if (forkTargets.length > 1) this.checkForkMeets(name, forkTargets, ipdom, succ);
+      if (forkTargets.length > 1) this.checkForkMeets(name, forkTargets, ipdom, depths, succ);
     }
     if (structured) Object.assign(this.graph!, { runsWhen, branchCounts });
   }
@@ -667,9 +695,10 @@ class WorkflowChecker {
     name: string,
     targets: string[],
     ipdom: Map<string, string>,
+    depths: Map<string, number>,
     succ: Map<string, string[]>,
   ): void {
-    const meet = commonPostDominator(targets, ipdom);
+    const meet = nearestCommonPostDominator(targets, ipdom, depths);
     if (meet !== VIRTUAL_EXIT) return;
     const endsOf = targets.map(
       (t) => new Set([...reachableFrom([t], succ)].filter((n) => this.nodeTypes.get(n) === 'end')),
@@ -808,7 +837,7 @@ class WorkflowChecker {
     if (root === 'errors') {
       const target = this.nodes.get(String(first));
       if (!target || !('onError' in target) || target.onError === undefined) {
-        return `reference ${shown}: only a node with \`onError\` records an error, and '${String(first)}' ${target ? 'has none' : 'is not a node'}.${target ? '' : didYouMean(String(first), this.nodeOrder)}`;
+        return `reference ${shown}: only a node with \`onError\` records an error, and '${String(first)}' ${target ? 'has none' : 'is not a node'}.${target ? '' : this.didYouMeanNode(String(first))}`;
       }
     }
     return undefined;
@@ -822,21 +851,41 @@ class WorkflowChecker {
   ): string | undefined {
     const type = this.nodeTypes.get(target);
     if (type === undefined)
-      return `reference ${shown} names unknown node '${target}'.${didYouMean(target, this.nodeOrder)}`;
+      return `reference ${shown} names unknown node '${target}'.${this.didYouMeanNode(target)}`;
     if (!['sync', 'async', 'script', 'parallel'].includes(type)) {
       return `reference ${shown}: node '${target}' is a ${type} node and has no output. Only sync, async, script and parallel nodes do.`;
     }
     if (!dominance || !this.graph?.runsWhen) return undefined;
-    const { runsWhen, successors, branchCounts } = this.graph;
-    if (target === node || !alwaysRunsBefore(target, node, successors, runsWhen, branchCounts ?? new Map())) {
+    const { runsWhen, branchCounts } = this.graph;
+    const reaches = (from: string, to: string) => this.reaches(from, to);
+    if (target === node || !alwaysRunsBefore(target, node, reaches, runsWhen, branchCounts ?? new Map())) {
       return `reference ${shown}: node '${target}' has not run on every path that reaches '${node}'. Reference only nodes that always run before it (or use a router with exists(nodes.${target})).`;
     }
     const onError = this.nodes.get(target);
     const handler = onError && 'onError' in onError ? onError.onError : undefined;
-    if (handler !== undefined && (handler === node || reachableFrom([handler], successors).has(node))) {
+    if (handler !== undefined && (handler === node || this.reaches(handler, node))) {
       return `reference ${shown}: '${node}' can be reached after '${target}' failed (its onError goes to '${handler}'), when it has no output. Use errors.${target} there, or move the reference.`;
     }
     return undefined;
+  }
+
+  /**
+   * Whether `to` is reachable from `from`. Answered from the topological order when both are in it
+   * (one walk per reference over everything after `from` made templates quadratic in the nodes).
+   */
+  private reaches(from: string, to: string): boolean {
+    const graph = this.graph!;
+    graph.position ??= new Map(graph.order.map((n, i) => [n, i]));
+    if (graph.position.has(from) && graph.position.has(to)) {
+      return reachesInOrder(from, to, graph.predecessors, graph.position);
+    }
+    return reachableFrom([from], graph.successors).has(to);
+  }
+
+  /** " Did you mean 'x'?" among the node names (all read by the time edges and references are). */
+  private didYouMeanNode(word: string): string {
+    this.nodeSuggestions ??= new Suggestions(this.nodeOrder);
+    return this.nodeSuggestions.didYouMean(word);
   }
 
   // ---- reporting ----------------------------------------------------------------------------
@@ -886,7 +935,11 @@ function recordBranchConditions(
   branchCounts.set(name, branches.length);
   branches.forEach((targets, index) => {
     for (const node of reachableWithin(targets, succ, (n) => region.has(n))) {
-      const condition = runsWhen.get(node)!;
+      let condition = runsWhen.get(node);
+      if (!condition) {
+        condition = new Map();
+        runsWhen.set(node, condition);
+      }
       condition.set(name, new Set([...(condition.get(name) ?? []), index]));
     }
   });
@@ -899,11 +952,11 @@ function recordBranchConditions(
 function alwaysRunsBefore(
   target: string,
   node: string,
-  successors: ReadonlyMap<string, readonly string[]>,
+  reaches: (from: string, to: string) => boolean,
   runsWhen: ReadonlyMap<string, RunCondition>,
   branchCounts: ReadonlyMap<string, number>,
 ): boolean {
-  if (!reachableFrom([target], successors).has(node)) return false;
+  if (!reaches(target, node)) return false;
   const nodeCondition = runsWhen.get(node);
   for (const [choice, branches] of runsWhen.get(target) ?? []) {
     // Reached from every branch: it runs whichever way the choice goes.
