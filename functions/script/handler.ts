@@ -33,11 +33,12 @@ export async function handler(input: ScriptTaskInput): Promise<unknown> {
       attempt: 1,
       input: input.context,
     },
-    () =>
+    // The context with its payload references resolved.
+    (event) =>
       runScript({
         language: input.language,
         source: input.source,
-        context: input.context,
+        context: event.input,
         timeoutMs: input.timeoutMs,
       }),
   );

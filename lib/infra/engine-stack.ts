@@ -57,7 +57,7 @@ export class EngineStack extends Stack {
       bucket: uploads.bucket,
       operators: props.operators ?? listOperators(),
     });
-    const scripts = new ScriptRunner(this, 'Scripts', { tables });
+    const scripts = new ScriptRunner(this, 'Scripts', { tables, bucket: uploads.bucket });
     const dispatch = new AsyncDispatch(this, 'Async', {
       tables,
       catalog,

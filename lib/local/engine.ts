@@ -426,11 +426,12 @@ export class EmbeddedEngine {
         const script = input as ScriptInput;
         return this.runtime.run(
           { task, node: name, nodeType: 'script', order, attempt, input: script.context },
-          () =>
+          // The context with its payload references resolved.
+          (event) =>
             runScript({
               language: script.language,
               source: script.source,
-              context: script.context,
+              context: event.input,
               timeoutMs: script.timeoutMs,
             }),
         );

@@ -1,11 +1,20 @@
 // Wraps every operator and script invocation, locally and (the same code) in a Lambda: builds the
 // operator event of dag-spec §8, records the event or segment and one trace per attempt, logs one
-// JSON line, and turns a throw into a named error the state machine's Retry/Catch can see.
+// JSON line, and turns a throw into a named error the state machine's Retry/Catch can see. Large
+// payloads pass through here too (payloads.ts): references in the input are resolved before the
+// work runs, and an output over the threshold is offloaded before it is recorded or returned.
 
 import { eventIdOf, newTraceId, segmentIdOf } from '../tracking/ids.js';
 import type { NodeType, TraceRecord, TraceResource } from '../tracking/records.js';
 import type { TrackingStore } from '../tracking/store.js';
 import type { OperatorEvent } from './operators.js';
+import {
+  offloadOutput,
+  type PayloadLocation,
+  type PayloadSettings,
+  payloadSettings,
+  resolvePayloads,
+} from './payloads.js';
 
 export interface Invocation {
   readonly task: { readonly id: string; readonly workflow: string };
@@ -45,9 +54,14 @@ export class OperatorRuntime {
   constructor(
     private readonly store: TrackingStore,
     private readonly log: LogLine = silentLog,
+    private readonly payloads: PayloadSettings = payloadSettings(),
   ) {}
 
-  /** Runs `work` as one attempt of the invocation and records it. */
+  /**
+   * Runs `work` as one attempt of the invocation and records it. `work` gets the input with its
+   * payload references resolved (as `event.input`); what it returns is offloaded when over the
+   * threshold, and the reference is what is recorded and returned. Either failing fails the attempt.
+   */
   async run(requested: Invocation, work: (event: OperatorEvent) => unknown): Promise<unknown> {
     const recordWork = requested.recordWork !== false;
     const invocation = recordWork ? { ...requested, attempt: await this.startWork(requested) } : requested;
@@ -55,17 +69,21 @@ export class OperatorRuntime {
     const eventId = eventIdOf(task.id, node);
     const segmentId = order === undefined ? undefined : segmentIdOf(eventId, order);
 
-    const event: OperatorEvent = {
-      task,
-      node: { name: node, eventId, attempt },
-      ...(segmentId === undefined ? {} : { segment: { id: segmentId, order: order! } }),
-      input: invocation.input,
-    };
+    const at: PayloadLocation = { taskId: task.id, node, attempt, ...(order === undefined ? {} : { order }) };
     const started = new Date();
     let output: unknown;
+    let offloaded = false;
     let failure: { error: string; cause: string } | undefined;
     try {
-      output = await work(event);
+      const event: OperatorEvent = {
+        task,
+        node: { name: node, eventId, attempt },
+        ...(segmentId === undefined ? {} : { segment: { id: segmentId, order: order! } }),
+        input: await resolvePayloads(invocation.input, node, this.payloads),
+      };
+      const value = (await work(event)) ?? null;
+      output = await offloadOutput(value, at, this.payloads);
+      offloaded = output !== value;
     } catch (error) {
       failure = errorInfo(error);
     }
@@ -94,6 +112,7 @@ export class OperatorRuntime {
       traceId: trace.traceId,
       attempt,
       durationMs: trace.durationMs,
+      ...(offloaded ? { payload: output } : {}),
     });
     if (failure) throw new OperatorFailedError(failure.error, failure.cause);
     return output === undefined ? null : output;

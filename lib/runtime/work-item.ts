@@ -9,6 +9,10 @@ export interface WorkItem {
   readonly task: { readonly id: string; readonly workflow: string };
   readonly node: { readonly name: string };
   readonly segment?: { readonly id: string; readonly order: number };
+  /**
+   * As the context holds it: large payloads stay references (`{ $payload, bytes }`, payloads.ts), so
+   * the item fits a queue message or a job's environment; a worker's operator runtime resolves them.
+   */
   readonly input: unknown;
 }
 

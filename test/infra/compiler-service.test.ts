@@ -12,7 +12,7 @@ describe('CompilerService', () => {
   const { stack, tables } = stackWithTables();
   const bucket = new s3.Bucket(stack, 'Media');
   const catalog = new OperatorCatalog(stack, 'Operators', { tables, bucket, operators: TEST_OPERATORS });
-  const scripts = new ScriptRunner(stack, 'Scripts', { tables });
+  const scripts = new ScriptRunner(stack, 'Scripts', { tables, bucket });
   const dispatch = new AsyncDispatch(stack, 'Async', {
     tables,
     catalog,

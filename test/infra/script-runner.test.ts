@@ -1,12 +1,14 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../lib/config/env.js';
 import { SCRIPT_SANDBOX_HOOKS, ScriptRunner } from '../../lib/infra/script-runner.js';
-import { stackWithTables } from './support.js';
+import { identityStatements, stackWithTables } from './support.js';
 
 describe('ScriptRunner', () => {
   const { stack, tables } = stackWithTables();
-  const runner = new ScriptRunner(stack, 'Scripts', { tables });
+  const bucket = new s3.Bucket(stack, 'Media');
+  const runner = new ScriptRunner(stack, 'Scripts', { tables, bucket });
   const template = Template.fromStack(stack);
 
   it('runs scripts through the operator runtime, tracked like operators', () => {
@@ -18,9 +20,23 @@ describe('ScriptRunner', () => {
           [ENV.EVENTS_TABLE]: Match.anyValue(),
           [ENV.SEGMENTS_TABLE]: Match.anyValue(),
           [ENV.TRACES_TABLE]: Match.anyValue(),
+          [ENV.OBJECT_ROOT]: {
+            'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('^Media') }, '/objects']],
+          },
         }),
       },
     });
+  });
+
+  it('reads and writes payloads under objects/ only', () => {
+    const objects = identityStatements(template)
+      .map(({ statement }) => statement)
+      .filter((statement) => JSON.stringify(statement.Action).includes('s3:'));
+    expect(objects.map((statement) => statement.Action)).toEqual([
+      ['s3:GetObject', 's3:GetObjectVersion'],
+      ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+    ]);
+    for (const statement of objects) expect(JSON.stringify(statement.Resource)).toContain('/objects/*');
   });
 
   it('puts the sandbox worker and its WebAssembly next to the handler after bundling', () => {

@@ -1,7 +1,12 @@
 // The operator runtime against real dynalite: what it records for each attempt.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../lib/local/dynalite.js';
-import { OperatorRuntime } from '../../lib/runtime/operator-runtime.js';
+import { OperatorRuntime, silentLog } from '../../lib/runtime/operator-runtime.js';
+import { payloadSettings } from '../../lib/runtime/payloads.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../../lib/tracking/dynamo-store.js';
 import { newTaskId } from '../../lib/tracking/ids.js';
 
@@ -67,5 +72,61 @@ describe('OperatorRuntime', () => {
     const [event] = await store.getEvents(taskId);
     expect(event).toMatchObject({ status: 'SUCCEEDED', attempts: 3, output: { attempt: 3 } });
     expect((await store.getTraces(taskId)).map((t) => t.attempt)).toEqual([1, 2, 3]);
+  });
+
+  describe('large payloads (threshold lowered to 64 bytes)', () => {
+    let dir: string;
+    let small: OperatorRuntime;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'runtime-payloads-'));
+      const root = pathToFileURL(dir).href;
+      small = new OperatorRuntime(
+        store,
+        silentLog,
+        payloadSettings({ thresholdBytes: 64, root: () => root }),
+      );
+    });
+
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('records the reference in the segment row, under the attempt that succeeded', async () => {
+      const taskId = newTaskId();
+      const task = { id: taskId, workflow: 'flow' };
+      await store.createTask({ taskId, workflow: 'flow', input: {} });
+      const at = { task, node: 'fan', nodeType: 'parallel' as const, order: 4, input: {} };
+      await expect(
+        small.run({ ...at, attempt: 1 }, () => {
+          throw new Error('flaky');
+        }),
+      ).rejects.toThrow('flaky');
+      const big = { text: 'y'.repeat(100) };
+      const output = await small.run({ ...at, attempt: 2 }, () => big);
+      const uri = (output as { $payload: string }).$payload;
+      expect(path.relative(dir, fileURLToPath(uri))).toBe(path.join(taskId, 'fan', '4', 'output-2.json'));
+      expect(output).toEqual({ $payload: uri, bytes: JSON.stringify(big).length });
+      const [segment] = await store.getSegments(taskId);
+      expect(segment).toMatchObject({ order: 4, attempts: 2, status: 'SUCCEEDED', output });
+      expect(JSON.parse(await readFile(fileURLToPath(uri), 'utf8'))).toEqual(big);
+    });
+
+    it('a missing payload fails the attempt, recorded with its error, before the work runs', async () => {
+      const taskId = newTaskId();
+      const task = { id: taskId, workflow: 'flow' };
+      await store.createTask({ taskId, workflow: 'flow', input: {} });
+      const missing = pathToFileURL(path.join(dir, 'nothing.json')).href;
+      let ran = false;
+      await expect(
+        small.run({ task, node: 'op', nodeType: 'sync', attempt: 1, input: [{ $payload: missing }] }, () => {
+          ran = true;
+        }),
+      ).rejects.toMatchObject({ name: 'PayloadNotFoundError' });
+      expect(ran).toBe(false);
+      const [event] = await store.getEvents(taskId);
+      expect(event).toMatchObject({ status: 'FAILED', error: { error: 'PayloadNotFoundError' } });
+      expect((await store.getTraces(taskId)).map((t) => t.error?.error)).toEqual(['PayloadNotFoundError']);
+    });
   });
 });
