@@ -8,6 +8,8 @@ import type {
   ClaimWorkInput,
   CreateTaskInput,
   CreateTaskResult,
+  ExpiredWork,
+  ExpireWorkInput,
   FinishEventInput,
   FinishSegmentInput,
   HeartbeatedWork,
@@ -117,6 +119,10 @@ export class NullTrackingStore implements TrackingStore {
 
   async heartbeatWork(input: ClaimWorkInput): Promise<HeartbeatedWork> {
     throw new WorkNotFoundError(input.workId);
+  }
+
+  async expireWork(_input: ExpireWorkInput): Promise<ExpiredWork> {
+    return { outcome: 'gone' };
   }
 }
 

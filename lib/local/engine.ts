@@ -1,6 +1,8 @@
 // The embedded engine: runs the compiled ASL with aws-local-stepfunctions, every Task state bound by
 // its name to the same runtime code the Lambdas run, tracking in dynalite. Async nodes park a minted
-// token on their event and resume only through the callback path.
+// token on their event and resume only through the callback path, or fail on their timeout or
+// heartbeat timeout, which the engine keeps itself (parked-work.ts). A task left RUNNING by an engine
+// that stopped can be resumed by another on the same data (recovery.ts).
 import './polyfill.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -19,25 +21,27 @@ import {
   screenCallback,
 } from '../runtime/callbacks.js';
 import { sendHttpCallback } from '../runtime/http-callback.js';
-import {
-  errorInfo,
-  type LogLine,
-  OperatorFailedError,
-  OperatorRuntime,
-  silentLog,
-} from '../runtime/operator-runtime.js';
+import { errorInfo, type LogLine, OperatorRuntime, silentLog } from '../runtime/operator-runtime.js';
 import { OperatorCatalog } from '../runtime/operators.js';
 import { reportingPlanOf } from '../runtime/reporting.js';
 import { runScript } from '../runtime/script.js';
 import { checkTolerance, type ToleranceInput } from '../runtime/tolerance.js';
 import type { WorkItem } from '../runtime/work-item.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../tracking/dynamo-store.js';
-import { eventIdOf, newTaskId, parseWorkId, segmentIdOf } from '../tracking/ids.js';
+import { eventIdOf, newTaskId, segmentIdOf } from '../tracking/ids.js';
 import type { TaskRecord, TraceRecord } from '../tracking/records.js';
 import { TaskNotFoundError, type TrackingStore } from '../tracking/store.js';
 import { eventView, segmentView, type TaskView } from '../tracking/task-view.js';
 import { LocalBus, LocalQueues, queueNameOfUrl } from './bus.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
+import {
+  engineTimedAsl,
+  LOCAL_MAX_WAIT_SECONDS,
+  ParkedWork,
+  recordWorkOutcome,
+  type WorkOutcome,
+} from './parked-work.js';
+import { resumableWork } from './recovery.js';
 
 export interface EngineOptions {
   /** The operator catalog folder (default functions/operators). */
@@ -90,6 +94,12 @@ export interface RunTaskOptions {
    * numbers after the ones already recorded.
    */
   readonly redrive?: boolean;
+  /**
+   * Continue the RUNNING task `taskId` that an engine which stopped was running (recovery.ts): what
+   * succeeded is reused, external work that waited waits again under the same id and attempt, the rest
+   * of the work in flight runs again as its next attempt.
+   */
+  readonly resume?: boolean;
   readonly taskId?: string;
   readonly onProgress?: (event: ProgressEvent) => void;
 }
@@ -103,11 +113,15 @@ export interface TaskHandle {
   abort(): void;
   /** States entered so far and time since the start, while the task runs. */
   stats(): { stateTransitions: number; durationMs: number };
+  /** For a resumed task: the external work parked again, waiting for its callback. */
+  readonly reparked: readonly { readonly id: string; readonly attempt: number }[];
 }
 
-interface Waiter {
-  readonly resolve: (output: unknown) => void;
-  readonly reject: (error: Error) => void;
+/** A task this engine runs, as `close` sees it. */
+interface LiveTask {
+  /** Stops the execution without ending the task: it stays RUNNING in the store, to be resumed. */
+  suspend(): void;
+  readonly done: Promise<TaskResult>;
 }
 
 type Handler = (input: unknown) => Promise<unknown>;
@@ -130,7 +144,9 @@ export class EmbeddedEngine {
   readonly queues = new LocalQueues();
   readonly catalog: OperatorCatalog;
   private readonly runtime: OperatorRuntime;
-  private readonly waiters = new Map<string, Waiter>();
+  private readonly parked: ParkedWork;
+  private readonly live = new Map<string, LiveTask>();
+  private closed = false;
   private readonly prepared = new WeakMap<ExecutionPlan, Prepared>();
   private readonly consumedQueues = new Set<string>();
   private gpuInUse = 0;
@@ -143,6 +159,7 @@ export class EmbeddedEngine {
   ) {
     this.catalog = new OperatorCatalog(options.operatorsDir ?? join(process.cwd(), 'functions', 'operators'));
     this.runtime = new OperatorRuntime(store, options.log ?? silentLog);
+    this.parked = new ParkedWork(store);
   }
 
   static async start(options: EngineOptions = {}): Promise<EmbeddedEngine> {
@@ -155,10 +172,16 @@ export class EmbeddedEngine {
     return new EmbeddedEngine(store, dynamo, options);
   }
 
+  /**
+   * Stops the engine. Tasks still running are suspended, not ended: they stay RUNNING in the store, with
+   * their waiting work, for an engine started later on the same data to resume (`resume`).
+   */
   async close(): Promise<void> {
-    for (const waiter of this.waiters.values())
-      waiter.reject(new OperatorFailedError('EngineStopped', 'The embedded engine stopped.'));
-    this.waiters.clear();
+    this.closed = true;
+    const live = [...this.live.values()];
+    for (const task of live) task.suspend();
+    this.parked.close();
+    await Promise.allSettled(live.map((task) => task.done));
     await this.dynamo?.close();
   }
 
@@ -182,9 +205,23 @@ export class EmbeddedEngine {
     const task = { id: taskId, workflow };
     const attempts = new Map<string, number>();
     const reuse = new Map<string, unknown>();
+    let replayingStates: readonly string[] = [];
+    let reparked: { id: string; attempt: number }[] = [];
     if (options.redrive) {
       input = (await this.priorWork(taskId, attempts, reuse)).input;
       await this.store.redriveTask({ taskId });
+    } else if (options.resume) {
+      const resumed = await resumableWork(this.store, prepared.plan, taskId, attempts, reuse);
+      input = resumed.task.input;
+      replayingStates = resumed.replayingStates;
+      // Parked before the execution starts: a callback may come before the execution gets there.
+      try {
+        for (const request of resumed.reparks) await this.parked.repark(request);
+      } catch (error) {
+        this.parked.dropTask(taskId);
+        throw error;
+      }
+      reparked = resumed.reparks.map((request) => ({ id: request.workId, attempt: request.attempt }));
     } else {
       await this.store.createTask({ taskId, workflow, input, engine: 'embedded' });
     }
@@ -193,14 +230,17 @@ export class EmbeddedEngine {
     const context = { task, input, params: prepared.plan.params, nodes: {}, errors: {} };
     const itemTotals = new Map<string, number>();
     const handlers = this.handlersFor(prepared, task, attempts, reuse, itemTotals, progress);
-    const retryOverrides =
-      this.options.retryDelayMs === undefined
-        ? undefined
-        : Object.fromEntries(Object.keys(handlers).map((name) => [name, this.options.retryDelayMs!]));
+    const retryOverrides = {
+      ...(this.options.retryDelayMs === undefined
+        ? {}
+        : Object.fromEntries(Object.keys(handlers).map((name) => [name, this.options.retryDelayMs!]))),
+      // A state that only replays a recorded failure has nothing to wait for between its retries.
+      ...Object.fromEntries(replayingStates.map((name) => [name, 0])),
+    };
     const execution = prepared.machine.run(context as never, {
       overrides: {
         taskResourceLocalHandlers: handlers as never,
-        ...(retryOverrides ? { retryIntervalOverrides: retryOverrides } : {}),
+        ...(Object.keys(retryOverrides).length > 0 ? { retryIntervalOverrides: retryOverrides } : {}),
       },
       // $$.Task.Token and $$.State.RetryCount do not resolve locally: tokens are minted by the async
       // binding, attempts counted per state and item.
@@ -209,6 +249,7 @@ export class EmbeddedEngine {
 
     const counter = { transitions: 0 };
     let aborted = false;
+    let suspended = false;
     const transitions = this.followEventLog(
       execution.eventLogs,
       prepared,
@@ -225,7 +266,8 @@ export class EmbeddedEngine {
       try {
         output = await execution.result;
       } catch (failure) {
-        if (aborted) status = 'ABORTED';
+        if (suspended) status = 'RUNNING';
+        else if (aborted) status = 'ABORTED';
         else if (failure instanceof ExecutionTimeoutError) {
           status = 'TIMED_OUT';
           error = { error: 'States.Timeout', cause: 'The task ran longer than the workflow timeout.' };
@@ -238,21 +280,31 @@ export class EmbeddedEngine {
         }
       }
       const stateTransitions = await transitions;
-      await this.store.updateTaskStatus({
-        taskId,
-        status,
-        stateTransitions,
-        ...(output === undefined ? {} : { output }),
-        ...(error ? { error } : {}),
-      });
+      this.parked.dropTask(taskId);
+      if (status !== 'RUNNING')
+        await this.store.updateTaskStatus({
+          taskId,
+          status,
+          stateTransitions,
+          ...(output === undefined ? {} : { output }),
+          ...(error ? { error } : {}),
+        });
       return this.result(taskId, workflow, status, output, error, {
         stateTransitions,
         durationMs: Date.now() - started,
       });
-    })();
+    })().finally(() => this.live.delete(taskId));
+    this.live.set(taskId, {
+      suspend: () => {
+        suspended = true;
+        execution.abort();
+      },
+      done,
+    });
     return {
       taskId,
       done,
+      reparked,
       abort: () => {
         aborted = true;
         execution.abort();
@@ -264,6 +316,9 @@ export class EmbeddedEngine {
   /**
    * Applies a callback (dag-spec §7): 400 malformed, 404 unknown, 413 too large, 410 too late, 409
    * stale or finished; otherwise the waiting state resumes, exactly once, and the answer is 202.
+   *
+   * Order: claim the token (of any number of callbacks and the attempt's expiry, exactly one takes it),
+   * record the outcome, then resume the state, so that the task cannot end before its record does.
    */
   async callback(body: unknown, rawBytes?: number): Promise<CallbackAnswer> {
     const parsed = await screenCallback(
@@ -273,53 +328,39 @@ export class EmbeddedEngine {
     );
     if (!parsed.ok) return parsed.answer;
     const callback = parsed.callback;
+    const address = { workId: callback.id, ...(callback.attempt ? { attempt: callback.attempt } : {}) };
+    const gone = {
+      status: 410,
+      message: `Work '${callback.id}' is no longer waited for: its task has ended.`,
+    } as const;
     try {
       if (callback.status === 'HEARTBEAT') {
-        await this.store.heartbeatWork({
+        const work = await this.store.heartbeatWork(address);
+        // The attempt's clock reads the extended deadline from the store when it next looks.
+        return this.parked.has(work.taskToken) ? { status: 202, message: 'Heartbeat recorded.' } : gone;
+      }
+      const claimed = await this.store.claimWork(address);
+      // Not parked here: its task ended (aborted, timed out) and the token is no longer waited for, as
+      // Step Functions answers for the token of an execution that ended; the token stays taken.
+      const parked = this.parked.take(claimed.taskToken);
+      if (!parked) return gone;
+      const outcome = outcomeOf(callback);
+      try {
+        await recordWorkOutcome(this.store, callback.id, claimed.attempt, outcome);
+      } catch (error) {
+        await this.store.releaseWork({
           workId: callback.id,
-          ...(callback.attempt ? { attempt: callback.attempt } : {}),
+          attempt: claimed.attempt,
+          taskToken: claimed.taskToken,
         });
-        return { status: 202, message: 'Heartbeat recorded.' };
+        this.parked.restore(parked);
+        throw error;
       }
-      const claimed = await this.store.claimWork({
-        workId: callback.id,
-        ...(callback.attempt ? { attempt: callback.attempt } : {}),
-      });
-      await this.finishWaitingWork(callback, claimed.attempt);
-      const waiter = this.waiters.get(claimed.taskToken);
-      this.waiters.delete(claimed.taskToken);
-      if (!waiter)
-        return {
-          status: 410,
-          message: `Work '${callback.id}' is no longer waiting in this engine (it was restarted).`,
-        };
-      if (callback.status === 'SUCCEEDED') waiter.resolve(callback.output ?? null);
-      else {
-        const { error, cause } = callbackError(callback);
-        waiter.reject(new OperatorFailedError(error, cause));
-      }
+      parked.settle(outcome);
       return { status: 202, message: 'Accepted.' };
     } catch (error) {
       return answerForStoreError(error);
     }
-  }
-
-  private async finishWaitingWork(callback: Callback, attempt: number): Promise<void> {
-    const work = parseWorkId(callback.id)!;
-    const result =
-      callback.status === 'SUCCEEDED'
-        ? { status: 'SUCCEEDED' as const, output: callback.output ?? null }
-        : { status: 'FAILED' as const, error: callbackError(callback) };
-    if (work.order === undefined)
-      await this.store.finishEvent({ taskId: work.taskId, node: work.node, attempt, ...result });
-    else
-      await this.store.finishSegment({
-        taskId: work.taskId,
-        node: work.node,
-        order: work.order,
-        attempt,
-        ...result,
-      });
   }
 
   private prepare(compiled: CompileResult): Prepared {
@@ -332,7 +373,7 @@ export class EmbeddedEngine {
     const reportingPlan = reportingPlanOf(plan);
     const reporting = new Map(Object.entries(reportingPlan.states));
     // Built once per definition: the constructor validates, which costs tens of milliseconds.
-    const machine = new StateMachine(asl as never, {
+    const machine = new StateMachine(engineTimedAsl(asl) as never, {
       validationOptions: { checkArn: true, checkPaths: true },
     });
     const foldedEnds = new Map(Object.entries(reportingPlan.foldedEnds));
@@ -369,7 +410,7 @@ export class EmbeddedEngine {
         const parallel = plan.dag.nodes.get(state.node)!;
         if (parallel.type !== 'parallel') continue;
         handlers[state.itemState] = async (input) => {
-          const order = (input as TaskInput).segment?.order ?? 0;
+          const order = itemOrderOf(input);
           const key = `${state.node}#${order}`;
           try {
             if (reuse.has(key)) return reuse.get(key);
@@ -409,6 +450,8 @@ export class EmbeddedEngine {
     attempt: number,
     order?: number,
   ): Promise<unknown> {
+    // A stopping engine starts nothing (a retry, say): the attempt is left to the engine that resumes.
+    if (this.closed) return new Promise(() => {});
     switch (node.type) {
       case 'sync':
         return this.runtime.run(
@@ -462,17 +505,17 @@ export class EmbeddedEngine {
   ): Promise<unknown> {
     const eventId = eventIdOf(task.id, name);
     const workId = order === undefined ? eventId : segmentIdOf(eventId, order);
+    // Parked again after a restart: the worker holds the item already.
+    const reparked = this.parked.takeReparked(workId, attempt);
+    if (reparked) return reparked;
     if (order === undefined)
       await this.store.startEvent({ taskId: task.id, node: name, type: 'async', attempt });
     else await this.store.startSegment({ taskId: task.id, node: name, order, attempt });
-    const token = `local-${randomUUID()}`;
-    const resumed = new Promise<unknown>((resolve, reject) => this.waiters.set(token, { resolve, reject }));
-    await this.store.parkWork({
+    const { resumed } = await this.parked.park({
       taskId: task.id,
       workId,
       attempt,
-      taskToken: token,
-      deadline: new Date(Date.now() + payload.timeoutSeconds * 1000),
+      deadline: new Date(Date.now() + Math.min(payload.timeoutSeconds, LOCAL_MAX_WAIT_SECONDS) * 1000),
       ...(payload.heartbeatSeconds ? { heartbeatSeconds: payload.heartbeatSeconds } : {}),
     });
     const item: WorkItem = {
@@ -520,6 +563,10 @@ export class EmbeddedEngine {
     nodeType: 'async' | 'parallel',
   ): Promise<void> {
     const release = resource === 'gpu' ? await this.acquireGpu() : () => {};
+    // A worker that outlives its engine has no one to answer: the attempt resumes as the next one.
+    const answer = async (callback: Callback) => {
+      if (!this.closed) await this.callback(callback);
+    };
     try {
       const output = await this.runtime.run(
         {
@@ -534,14 +581,11 @@ export class EmbeddedEngine {
         },
         async (event) => (await this.catalog.load(operator))(event),
       );
-      await this.callback({
-        id: item.id,
-        attempt: item.attempt,
-        status: 'SUCCEEDED',
-        output: output as never,
-      });
+      await answer({ id: item.id, attempt: item.attempt, status: 'SUCCEEDED', output: output as never });
     } catch (error) {
-      await this.callback({ id: item.id, attempt: item.attempt, status: 'FAILED', error: errorInfo(error) });
+      await answer({ id: item.id, attempt: item.attempt, status: 'FAILED', error: errorInfo(error) }).catch(
+        () => {},
+      );
     } finally {
       release();
     }
@@ -776,6 +820,18 @@ function itemCount(prepared: Prepared, mapState: string, input: unknown): number
   for (const segment of parsed.segments)
     value = (value as Record<string | number, unknown> | null)?.[segment];
   return Array.isArray(value) ? value.length : -1;
+}
+
+/** The item's order from a Map item Task's input: async work carries it inside the dispatch Payload. */
+function itemOrderOf(input: unknown): number {
+  const task = input as TaskInput & { Payload?: TaskInput };
+  return (task.Payload ?? task).segment?.order ?? 0;
+}
+
+function outcomeOf(callback: Callback): WorkOutcome {
+  return callback.status === 'SUCCEEDED'
+    ? { status: 'SUCCEEDED', output: callback.output ?? null }
+    : { status: 'FAILED', error: callbackError(callback) };
 }
 
 function aslErrorName(cause: { name?: string }): string {

@@ -89,8 +89,11 @@ export class DagServer implements WebViewSource {
       );
       const web = await WebView.create();
       const server = new DagServer(engine, workflows, dynamo, { ...options, dataDir }, web, releaseData);
-      await server.recover();
+      await server.declareQueues();
+      // Before listening: a callback for work parked again must find it parked.
+      const reparked = await server.resumeTasks();
       await server.listen(options.port ?? 8080);
+      for (const work of reparked) server.logWaiting(work, ', parked again after a restart');
       if (dataDir !== undefined) server.watchUploads(dataDir);
       return server;
     } catch (error) {
@@ -110,11 +113,13 @@ export class DagServer implements WebViewSource {
     return Number(new URL(this.origin).port);
   }
 
+  /**
+   * Stops the server. Tasks still running are not ended: they stay RUNNING in the data folder, and the
+   * next `dag serve` on it resumes them (in memory, they are gone with the rest).
+   */
   async close(): Promise<void> {
     this.stopping.abort();
     await this.uploads?.stop();
-    for (const handle of this.running.values()) handle.abort();
-    await Promise.allSettled([...this.running.values()].map((handle) => handle.done));
     if (this.server) {
       const server = this.server;
       server.closeAllConnections();
@@ -140,28 +145,65 @@ export class DagServer implements WebViewSource {
     });
     this.server = server;
     this.origin = `http://${HOST}:${(server.address() as AddressInfo).port}`;
-    this.engine.queues.declare('work');
-    this.engine.emitWaiting = (item) =>
-      this.log(`waiting: ${item.id} (attempt ${item.attempt}) — POST ${this.origin}/callbacks/${item.id}`);
+    this.engine.emitWaiting = (item) => this.logWaiting(item);
   }
 
-  /** Tasks left RUNNING by an earlier `dag serve` on the same data cannot resume: they end FAILED. */
-  private async recover(): Promise<void> {
-    if (this.options.dataDir === undefined) return;
+  private logWaiting(work: { id: string; attempt: number }, why = ''): void {
+    this.log(
+      `waiting: ${work.id} (attempt ${work.attempt}${why}) — POST ${this.origin}/callbacks/${work.id}`,
+    );
+  }
+
+  /** The work queues answer GetQueueUrl from the start, for workers of tasks resumed or to come. */
+  private async declareQueues(): Promise<void> {
+    this.engine.queues.declare('work');
+    for (const record of await this.workflows.list()) {
+      const runnable = await this.workflows.get(record.name, record.version).catch(() => undefined);
+      for (const queue of runnable ? queuesOf(runnable.workflow) : []) this.engine.queues.declare(queue);
+    }
+  }
+
+  /**
+   * Resumes the tasks that an earlier `dag serve` on the same data left RUNNING (it stopped or died),
+   * as recovery.ts describes; a task whose workflow version cannot be run any more ends FAILED with
+   * `EngineStopped`. Returns the external work parked again, waiting for its callback.
+   */
+  private async resumeTasks(): Promise<{ id: string; attempt: number }[]> {
+    if (this.options.dataDir === undefined) return [];
+    const running: TaskRecord[] = [];
     let cursor: string | undefined;
     do {
       const page = await this.engine.store.listTasks(cursor === undefined ? {} : { cursor });
-      for (const task of page.tasks) {
-        if (task.status !== 'RUNNING') continue;
+      running.push(...page.tasks.filter((task) => task.status === 'RUNNING'));
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    const reparked: { id: string; attempt: number }[] = [];
+    for (const task of running) {
+      try {
+        const runnable =
+          task.version === undefined ? undefined : await this.workflows.get(task.workflow, task.version);
+        if (!runnable) throw new Error(`no version ${task.version ?? '(none recorded)'} of it is registered`);
+        const handle = await this.engine.startTask(runnable.compiled, undefined, {
+          taskId: task.taskId,
+          resume: true,
+          onProgress: (event) => this.onProgress(event),
+        });
+        this.follow(task.taskId, task.workflow, handle);
+        reparked.push(...handle.reparked);
+        this.log(`task ${task.taskId} (${task.workflow}) resumed after a restart`);
+      } catch (error) {
         await this.engine.store.updateTaskStatus({
           taskId: task.taskId,
           status: 'FAILED',
-          error: { error: 'EngineStopped', cause: 'dag serve stopped while the task ran.' },
+          error: {
+            error: 'EngineStopped',
+            cause: `dag serve stopped while the task ran, and cannot resume it: ${(error as Error).message}`,
+          },
         });
-        this.log(`task ${task.taskId} was running when dag serve stopped: now FAILED`);
+        this.log(`task ${task.taskId} was running when dag serve stopped and cannot resume: now FAILED`);
       }
-      cursor = page.cursor;
-    } while (cursor !== undefined);
+    }
+    return reparked;
   }
 
   private watchUploads(dataDir: string): void {
@@ -245,7 +287,9 @@ export class DagServer implements WebViewSource {
     handle.done
       .then(
         (result) => {
-          this.log(`task ${taskId} (${workflow}) ${result.status} in ${result.stats.durationMs} ms`);
+          if (result.status === 'RUNNING')
+            this.log(`task ${taskId} (${workflow}) suspended: the next dag serve on this data resumes it`);
+          else this.log(`task ${taskId} (${workflow}) ${result.status} in ${result.stats.durationMs} ms`);
         },
         (error: unknown) =>
           this.log(`task ${taskId} (${workflow}) broke: ${(error as Error).stack ?? error}`),

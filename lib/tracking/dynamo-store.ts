@@ -31,6 +31,8 @@ import {
   type ClaimWorkInput,
   type CreateTaskInput,
   type CreateTaskResult,
+  type ExpiredWork,
+  type ExpireWorkInput,
   type FinishEventInput,
   type FinishSegmentInput,
   type HeartbeatedWork,
@@ -89,6 +91,7 @@ const WAIT_FIELDS = [
   'heartbeatSeconds',
   'heartbeatDeadline',
   'claimedAt',
+  'expiredAt',
 ] as const;
 
 const CONDITION_FAILED = Symbol('condition failed');
@@ -411,6 +414,41 @@ export class DynamoTrackingStore implements TrackingStore {
     await this.updateWork(ref, update);
   }
 
+  async expireWork(input: ExpireWorkInput): Promise<ExpiredWork> {
+    const ref = workRefOf(input.workId);
+    if (ref === undefined) throw new WorkNotFoundError(input.workId);
+    const now = toIsoTimestamp(input.now ?? this.clock());
+    for (let round = 0; round < RACE_ROUNDS; round++) {
+      const row = await this.getItem(this.tables[ref.table], ref.key);
+      if (row?.taskToken !== input.taskToken || row.waitingAttempt !== input.attempt)
+        return { outcome: 'gone' };
+      const deadline = String(row.deadline);
+      const heartbeatDeadline = optionalString(row.heartbeatDeadline);
+      const passed =
+        deadline < now
+          ? ({ reason: 'timeout', field: 'deadline', deadline } as const)
+          : heartbeatDeadline !== undefined && heartbeatDeadline < now
+            ? ({ reason: 'heartbeat', field: 'heartbeatDeadline', deadline: heartbeatDeadline } as const)
+            : undefined;
+      if (passed === undefined) {
+        const next =
+          heartbeatDeadline !== undefined && heartbeatDeadline < deadline ? heartbeatDeadline : deadline;
+        return { outcome: 'waiting', nextDeadline: next };
+      }
+      // Conditioned on the deadline read above as well: a heartbeat that moved it in between wins.
+      const update = buildUpdate({
+        set: { expiredAt: passed.deadline, updatedAt: now },
+        remove: ['taskToken'],
+        condition: `#taskToken = :token AND #waitingAttempt = :attempt AND #${passed.field} = :passed`,
+        conditionValues: { ':token': input.taskToken, ':attempt': input.attempt, ':passed': passed.deadline },
+      });
+      if ((await this.updateWork(ref, update)) !== CONDITION_FAILED)
+        return { outcome: 'expired', reason: passed.reason, deadline: passed.deadline };
+    }
+    // Still contended after the rounds: the token is not ours to take now; the caller looks again.
+    return { outcome: 'waiting', nextDeadline: now };
+  }
+
   // ---- internals -----------------------------------------------------------------------------------
 
   /** A conditional update of a task row, returning the row as it is after it. */
@@ -679,7 +717,8 @@ function callbackRefusal(
   if (row === undefined) return new WorkNotFoundError(workId);
   const current = numberOr(row.waitingAttempt, numberOr(row.attempts, 1));
   const addressed = attempt ?? current;
-  const passed = addressed === current ? passedDeadline(row, now) : undefined;
+  const passed =
+    addressed === current ? (optionalString(row.expiredAt) ?? passedDeadline(row, now)) : undefined;
   if (passed !== undefined) return new WorkExpiredError(workId, addressed, passed);
   if (addressed !== current) return new StaleCallbackError(workId, 'another-attempt', addressed, current);
   if (typeof row.taskToken !== 'string')

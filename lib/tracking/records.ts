@@ -63,6 +63,8 @@ export interface AsyncWaitFields {
   readonly heartbeatDeadline?: IsoTimestamp;
   /** When a callback took the token; a claim before the deadline means the work answered in time. */
   readonly claimedAt?: IsoTimestamp;
+  /** The deadline (or heartbeat deadline) that ended the attempt, once the engine expired it. */
+  readonly expiredAt?: IsoTimestamp;
 }
 
 export interface EventRecord extends AsyncWaitFields {

@@ -124,6 +124,16 @@ export interface TrackingStore {
    * newer attempt parked since, or the token is back already.
    */
   releaseWork(input: ReleaseWorkInput): Promise<void>;
+
+  /**
+   * The timeout of waiting work, for an engine that keeps its own clock (the embedded engine; Step
+   * Functions times out on its own): takes the token `taskToken` of attempt `attempt` when its deadline
+   * or heartbeat deadline has passed, and marks the row expired so that every later callback for the
+   * attempt is 410. Of an expiry and a claim racing, exactly one takes the token. Answers `expired` with
+   * the deadline that passed; `waiting` with the deadline to look again at, when none has passed (a
+   * heartbeat moved it); `gone` when that token is no longer on the row (claimed, or parked again).
+   */
+  expireWork(input: ExpireWorkInput): Promise<ExpiredWork>;
 }
 
 export interface CreateTaskInput {
@@ -237,6 +247,18 @@ export interface ReleaseWorkInput {
   readonly taskToken: string;
   readonly now?: Date;
 }
+
+export interface ExpireWorkInput {
+  readonly workId: string;
+  readonly attempt: number;
+  readonly taskToken: string;
+  readonly now?: Date;
+}
+
+export type ExpiredWork =
+  | { readonly outcome: 'expired'; readonly reason: 'timeout' | 'heartbeat'; readonly deadline: string }
+  | { readonly outcome: 'waiting'; readonly nextDeadline: string }
+  | { readonly outcome: 'gone' };
 
 export interface ClaimedWork {
   readonly taskToken: string;

@@ -2,6 +2,7 @@
 // dynalite, real runtime. Each test compiles a workflow and runs one task.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileWorkflowText } from '../../lib/compiler/compile.js';
 import { EmbeddedEngine, type TaskResult, type WorkItem } from '../../lib/local/engine.js';
@@ -447,5 +448,361 @@ nodes:
     expect(optimized.output).toEqual(plain.output);
     const shape = (r: TaskResult) => r.events.map((e) => `${e.node}:${e.status}:${e.attempts}`).sort();
     expect(shape(optimized)).toEqual(shape(plain));
+  });
+});
+
+/** Work items handed out to outside workers, as `dag run` and `dag serve` hear of them. */
+function watchWaiting(on: EmbeddedEngine = engine) {
+  const seen: WorkItem[] = [];
+  const wakers: (() => void)[] = [];
+  on.emitWaiting = (item) => {
+    seen.push(item);
+    for (const wake of wakers.splice(0)) wake();
+  };
+  return {
+    seen,
+    async next(match: (item: WorkItem) => boolean): Promise<WorkItem> {
+      for (;;) {
+        const index = seen.findIndex(match);
+        if (index >= 0) return seen.splice(index, 1)[0]!;
+        await new Promise<void>((wake) => wakers.push(wake));
+      }
+    },
+    stop: () => {
+      on.emitWaiting = undefined;
+    },
+  };
+}
+
+/** Everything tracking holds about a task: a refused callback must leave all of it as it was. */
+async function records(taskId: string) {
+  const [task, events, segments, traces] = await Promise.all([
+    engine.store.getTask(taskId),
+    engine.store.getEvents(taskId),
+    engine.store.getSegments(taskId),
+    engine.store.getTraces(taskId),
+  ]);
+  return { task, events, segments, traces };
+}
+
+const REVIEWED = `name: reviewed
+nodes:
+  begin: { type: start, next: review }
+  review: { type: async, via: queue, queue: reviewed, timeout: 60, next: after }
+  after: { type: sync, operator: test/echo, input: { review: $.nodes.review }, next: done }
+  done: { type: end }
+`;
+
+describe('callbacks, timeouts and heartbeats of async work (dag-spec §7)', () => {
+  it('answers each refused callback as §7 says, and changes nothing', async () => {
+    const waiting = watchWaiting();
+    try {
+      const handle = await engine.startTask(compile(REVIEWED), {});
+      const item = await waiting.next((i) => i.task.id === handle.taskId);
+      const taskId = handle.taskId;
+      const before = await records(taskId);
+      expect(before.events.find((e) => e.node === 'review')?.status).toBe('WAITING');
+      const refused: [unknown, number][] = [
+        [{ id: item.id, status: 'DONE' }, 400],
+        [{ id: item.id }, 400],
+        [{ id: item.id, status: 'SUCCEEDED', extra: true }, 400],
+        [[item.id, 'SUCCEEDED'], 400],
+        [{ id: `${taskId}_nope`, status: 'SUCCEEDED' }, 404],
+        [{ id: 'not_a_work_id_at_all', status: 'SUCCEEDED' }, 404],
+        [{ id: item.id, status: 'SUCCEEDED', output: 'x'.repeat(256 * 1024) }, 413],
+        [{ id: item.id, attempt: 2, status: 'SUCCEEDED' }, 409],
+        [{ id: item.id, attempt: 2, status: 'HEARTBEAT' }, 409],
+      ];
+      for (const [body, status] of refused) {
+        expect((await engine.callback(body)).status, JSON.stringify(body).slice(0, 80)).toBe(status);
+        expect(await records(taskId)).toEqual(before);
+      }
+      expect((await engine.callback({ id: item.id, status: 'SUCCEEDED', output: { ok: 1 } })).status).toBe(
+        202,
+      );
+      const result = await handle.done;
+      expect(result.status).toBe('SUCCEEDED');
+      const after = await records(taskId);
+      for (const body of [
+        { id: item.id, status: 'SUCCEEDED', output: { ok: 2 } },
+        { id: item.id, attempt: 1, status: 'FAILED' },
+        { id: item.id, status: 'HEARTBEAT' },
+      ]) {
+        expect((await engine.callback(body)).status).toBe(409);
+        expect(await records(taskId)).toEqual(after);
+      }
+      expect(after.events.find((e) => e.node === 'review')).toMatchObject({
+        status: 'SUCCEEDED',
+        attempts: 1,
+      });
+      expect(after.traces.filter((t) => t.eventId.endsWith('_after'))).toHaveLength(1);
+    } finally {
+      waiting.stop();
+    }
+  });
+
+  it.each([
+    ['timeout: 1', 'States.Timeout'],
+    ['timeout: 30, heartbeat: 1', 'States.HeartbeatTimeout'],
+  ])(
+    'with %s and no callback the attempt fails %s; a callback after it is 410 and changes nothing',
+    async (limits, error) => {
+      const yaml = `name: too-late
+nodes:
+  begin: { type: start, next: review }
+  review: { type: async, via: queue, queue: late, ${limits}, next: done }
+  done: { type: end }
+`;
+      const result = await run(yaml);
+      expect(result.status).toBe('FAILED');
+      expect(result.error?.error).toBe(error);
+      const review = eventOf(result, 'review');
+      expect(review).toMatchObject({ status: 'FAILED', attempts: 1 });
+      const before = await records(result.taskId);
+      expect(before.events.find((e) => e.node === 'review')?.error?.error).toBe(error);
+      for (const body of [
+        { id: review.eventId, status: 'SUCCEEDED' },
+        { id: review.eventId, attempt: 1, status: 'FAILED' },
+        { id: review.eventId, status: 'HEARTBEAT' },
+      ]) {
+        expect((await engine.callback(body)).status).toBe(410);
+        expect(await records(result.taskId)).toEqual(before);
+      }
+    },
+  );
+
+  it('retries an attempt that missed its heartbeat, and HEARTBEAT callbacks keep the next one alive', async () => {
+    const yaml = `name: beating
+nodes:
+  begin: { type: start, next: review }
+  review: { type: async, via: queue, queue: beats, timeout: 30, heartbeat: 1, retry: { maxAttempts: 2 }, next: done }
+  done: { type: end }
+`;
+    const waiting = watchWaiting();
+    try {
+      const handle = await engine.startTask(compile(yaml), {});
+      const first = await waiting.next((i) => i.task.id === handle.taskId && i.attempt === 1);
+      // Attempt 1 hears nothing: after its heartbeat timeout, attempt 2 is handed out.
+      const second = await waiting.next((i) => i.task.id === handle.taskId && i.attempt === 2);
+      expect(second.id).toBe(first.id);
+      expect((await engine.callback({ id: first.id, attempt: 1, status: 'SUCCEEDED' })).status).toBe(409);
+      // Heartbeats for twice the heartbeat interval: without them attempt 2 would time out as 1 did.
+      for (let beat = 0; beat < 5; beat++) {
+        await sleep(400);
+        expect((await engine.callback({ id: second.id, attempt: 2, status: 'HEARTBEAT' })).status).toBe(202);
+      }
+      expect((await engine.callback({ id: second.id, status: 'SUCCEEDED', output: { n: 2 } })).status).toBe(
+        202,
+      );
+      const result = await handle.done;
+      expect(result.status).toBe('SUCCEEDED');
+      expect(eventOf(result, 'review')).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+      expect((result.output as { review: unknown }).review).toEqual({ n: 2 });
+    } finally {
+      waiting.stop();
+    }
+  });
+
+  it('resolves a callback racing the timeout exactly once: the node succeeds or the callback is 410', async () => {
+    const yaml = `name: racing
+nodes:
+  begin: { type: start, next: review }
+  review: { type: async, via: queue, queue: races, timeout: 1, next: after }
+  after: { type: sync, operator: test/echo, next: done }
+  done: { type: end }
+`;
+    const compiled = compile(yaml);
+    const waiting = watchWaiting();
+    try {
+      const offsets = [-8, -4, -2, -1, 0, 1, 2, 4, 8];
+      const outcomes = await Promise.all(
+        offsets.map(async (offset) => {
+          const handle = await engine.startTask(compiled, {});
+          const item = await waiting.next((i) => i.task.id === handle.taskId);
+          const { deadline } = (await engine.store.getWork(item.id)) as { deadline: string };
+          await sleep(Math.max(0, Date.parse(deadline) + offset - Date.now()));
+          const answer = await engine.callback({ id: item.id, status: 'SUCCEEDED', output: { offset } });
+          const again = await engine.callback({ id: item.id, status: 'SUCCEEDED' });
+          return { answer: answer.status, again: again.status, result: await handle.done };
+        }),
+      );
+      for (const { answer, again, result } of outcomes) {
+        expect([202, 410]).toContain(answer);
+        expect(again).not.toBe(202);
+        const traces = result.traces.filter((t) => t.eventId.endsWith('_after'));
+        if (answer === 202) {
+          expect(result.status).toBe('SUCCEEDED');
+          expect(eventOf(result, 'review')).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+          expect(traces).toHaveLength(1);
+        } else {
+          expect(result.status).toBe('FAILED');
+          expect(result.error?.error).toBe('States.Timeout');
+          expect(eventOf(result, 'review')).toMatchObject({ status: 'FAILED', attempts: 1 });
+          expect(traces).toHaveLength(0);
+        }
+      }
+    } finally {
+      waiting.stop();
+    }
+  });
+
+  it('resumes the node once for 50 concurrent duplicate callbacks: one 202, 49 409, the next node runs once', async () => {
+    const waiting = watchWaiting();
+    try {
+      const handle = await engine.startTask(compile(REVIEWED), {});
+      const item = await waiting.next((i) => i.task.id === handle.taskId);
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, n) =>
+          engine.callback({ id: item.id, status: 'SUCCEEDED', output: { n } }),
+        ),
+      );
+      expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
+      expect(answers.filter((a) => a.status === 409)).toHaveLength(49);
+      const result = await handle.done;
+      expect(result.status).toBe('SUCCEEDED');
+      const output = result.output as { review: { n: number }; after: { echo: { review: unknown } } };
+      expect(output.after.echo.review).toEqual(output.review);
+      expect(eventOf(result, 'after')).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+      expect(result.traces.filter((t) => t.eventId.endsWith('_after'))).toHaveLength(1);
+    } finally {
+      waiting.stop();
+    }
+  });
+});
+
+describe('resuming a task that a stopped engine was running', () => {
+  const RESUMABLE = `name: resumable
+nodes:
+  begin: { type: start, next: prep }
+  prep: { type: sync, operator: test/echo, input: { v: 1 }, next: risky }
+  risky: { type: sync, operator: test/flaky, input: { failures: 1 }, onError: fallback, next: fine }
+  fine: { type: sync, operator: test/echo, next: fan }
+  fallback: { type: sync, operator: test/echo, next: fan }
+  fan:
+    type: parallel
+    items: $.input.items
+    node: { type: async, via: queue, queue: resumable, timeout: 600, input: { item: $.item } }
+    next: review
+  review: { type: async, via: queue, queue: resumable, timeout: 600, next: done }
+  done: { type: end, output: { fan: $.nodes.fan, review: $.nodes.review } }
+`;
+
+  it('reuses what succeeded, replays a caught failure, and waits again for work held outside', async () => {
+    const compiled = compile(RESUMABLE);
+    const first = await EmbeddedEngine.start({
+      store: engine.store,
+      operatorsDir: 'test/fixtures/operators',
+    });
+    const firstWaiting = watchWaiting(first);
+    const handle = await first.startTask(compiled, { items: ['a', 'b', 'c'] });
+    const taskId = handle.taskId;
+    const items = await Promise.all(
+      [0, 1, 2].map((order) => firstWaiting.next((i) => i.segment?.order === order)),
+    );
+    expect(
+      (await first.callback({ id: items[0]!.id, attempt: 1, status: 'SUCCEEDED', output: 'A' })).status,
+    ).toBe(202);
+    await first.close();
+    expect((await handle.done).status).toBe('RUNNING');
+    expect((await engine.store.getTask(taskId))?.status).toBe('RUNNING');
+
+    const second = await EmbeddedEngine.start({
+      store: engine.store,
+      operatorsDir: 'test/fixtures/operators',
+      retryDelayMs: 0,
+    });
+    const secondWaiting = watchWaiting(second);
+    try {
+      const resumed = await second.startTask(compiled, undefined, { taskId, resume: true });
+      expect(resumed.reparked).toEqual([
+        { id: items[1]!.id, attempt: 1 },
+        { id: items[2]!.id, attempt: 1 },
+      ]);
+      expect((await second.callback({ id: items[0]!.id, status: 'SUCCEEDED' })).status).toBe(409);
+      expect(
+        (await second.callback({ id: items[1]!.id, attempt: 1, status: 'SUCCEEDED', output: 'B' })).status,
+      ).toBe(202);
+      const put = await second.callback({ id: items[2]!.id, attempt: 1, status: 'SUCCEEDED', output: 'C' });
+      expect(put.status).toBe(202);
+      const review = await secondWaiting.next((i) => i.task.id === taskId);
+      expect(review.node.name).toBe('review');
+      expect((await second.callback({ id: review.id, status: 'SUCCEEDED', output: 'R' })).status).toBe(202);
+      const result = await resumed.done;
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.output).toEqual({ fan: ['A', 'B', 'C'], review: 'R' });
+      // The segments were not handed out again: the only item the second engine gave out is review's.
+      expect(secondWaiting.seen).toEqual([]);
+      const queued = second.queues.receive('resumable', { max: 10 });
+      expect(queued.map((m) => (JSON.parse(m.body) as WorkItem).id)).toEqual([review.id]);
+      const shape = result.events.map((e) => `${e.node}:${e.status}:${e.attempts}`).sort();
+      expect(shape).toEqual(
+        ['begin', 'prep', 'risky', 'fallback', 'fan', 'review', 'done']
+          .map((node) => `${node}:${node === 'risky' ? 'FAILED' : 'SUCCEEDED'}:1`)
+          .sort(),
+      );
+      expect(result.segments.map((s) => `${s.order}:${s.status}:${s.attempts}`)).toEqual([
+        '0:SUCCEEDED:1',
+        '1:SUCCEEDED:1',
+        '2:SUCCEEDED:1',
+      ]);
+      // One trace per operator attempt that ran: prep, risky and fallback ran once, before the stop.
+      expect(result.traces.map((t) => `${t.eventId.split('_')[1]}:${t.attempt}:${t.status}`).sort()).toEqual([
+        'fallback:1:SUCCEEDED',
+        'prep:1:SUCCEEDED',
+        'risky:1:FAILED',
+      ]);
+    } finally {
+      secondWaiting.stop();
+      await second.close();
+    }
+  });
+
+  it('times out at once, and retries, work whose deadline passed while no engine ran', async () => {
+    const yaml = `name: overdue
+nodes:
+  begin: { type: start, next: review }
+  review: { type: async, via: queue, queue: overdue, timeout: 1, retry: { maxAttempts: 2 }, next: done }
+  done: { type: end }
+`;
+    const compiled = compile(yaml);
+    const first = await EmbeddedEngine.start({
+      store: engine.store,
+      operatorsDir: 'test/fixtures/operators',
+    });
+    const firstWaiting = watchWaiting(first);
+    const handle = await first.startTask(compiled, {});
+    const item = await firstWaiting.next(() => true);
+    await first.close();
+    const { deadline } = (await engine.store.getWork(item.id)) as { deadline: string };
+    await sleep(Math.max(0, Date.parse(deadline) - Date.now() + 50));
+
+    const second = await EmbeddedEngine.start({
+      store: engine.store,
+      operatorsDir: 'test/fixtures/operators',
+      retryDelayMs: 0,
+    });
+    const secondWaiting = watchWaiting(second);
+    try {
+      const resumed = await second.startTask(compiled, undefined, { taskId: handle.taskId, resume: true });
+      const retry = await secondWaiting.next(() => true);
+      expect(retry).toMatchObject({ id: item.id, attempt: 2 });
+      expect((await second.callback({ id: item.id, attempt: 1, status: 'SUCCEEDED' })).status).toBe(409);
+      expect(
+        (await second.callback({ id: item.id, attempt: 2, status: 'SUCCEEDED', output: 2 })).status,
+      ).toBe(202);
+      const result = await resumed.done;
+      expect(result.status).toBe('SUCCEEDED');
+      expect(eventOf(result, 'review')).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    } finally {
+      secondWaiting.stop();
+      await second.close();
+    }
+  });
+
+  it('refuses to resume a task that is not running', async () => {
+    const result = await run(LINEAR, { x: 1 });
+    await expect(
+      engine.startTask(compile(LINEAR), undefined, { taskId: result.taskId, resume: true }),
+    ).rejects.toThrow(/SUCCEEDED/);
   });
 });

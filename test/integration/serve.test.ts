@@ -1,6 +1,8 @@
 // `dag serve` end to end: every route of dag-spec §9 with fetch against a server on 127.0.0.1 (port 0),
 // a worker written for AWS (the real SQS and EventBridge SDK clients pointed at the server), and the
 // uploads folder. Real engine, real dynalite, test operators.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -594,7 +596,7 @@ describe('the server', () => {
 });
 
 describe('a data folder', () => {
-  it('keeps workflows and tasks across restarts, ends orphaned tasks, and admits one server at a time', async () => {
+  it('keeps workflows and tasks across restarts, ends tasks it cannot resume, and admits one server at a time', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dag-serve-restart-'));
     try {
       const first = await DagServer.start({ port: 0, dataDir: dir, operatorsDir: 'test/fixtures/operators' });
@@ -602,7 +604,7 @@ describe('a data folder', () => {
         await expect(DagServer.start({ port: 0, dataDir: dir })).rejects.toThrow(DataDirInUseError);
         const registered = await fetch(`${first.url}/workflows`, { method: 'POST', body: ECHO });
         expect(registered.status).toBe(201);
-        // A task the engine never ran, as if the process had died while it ran.
+        // A running task of no known workflow version: there is no definition to resume it with.
         await first.engine.store.createTask({ taskId: 'orphan-1', workflow: 'echo-flow', input: {} });
       } finally {
         await first.close();
@@ -624,6 +626,254 @@ describe('a data folder', () => {
         await second.close();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  /** `call` against another server than the shared one. */
+  function on(base: string) {
+    const request = async (method: string, path: string, body?: object) => {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        ...(body === undefined
+          ? {}
+          : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      responses.push(text);
+      return { status: response.status, body: JSON.parse(text) as Record<string, unknown> };
+    };
+    return {
+      request,
+      register: async (yaml: string) =>
+        (await fetch(`${base}/workflows`, { method: 'POST', body: yaml })).status,
+      submit: async (workflow: string, input: unknown) =>
+        (await request('POST', `/workflows/${workflow}/tasks`, input as object)).body.taskId as string,
+      task: (taskId: string, done: (view: TaskView) => boolean) =>
+        waitFor(`task ${taskId}`, async () => {
+          const view = (await request('GET', `/tasks/${taskId}`)).body as unknown as TaskView;
+          return done(view) ? view : undefined;
+        }),
+      sqs: () =>
+        new SQSClient({
+          endpoint: base,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        }),
+    };
+  }
+
+  const eventOf = (view: TaskView, node: string) => view.events.find((e) => e.node === node);
+
+  const RESUMED = `name: resume-flow
+nodes:
+  begin: { type: start, next: prep }
+  prep: { type: sync, operator: test/echo, input: { v: 1 }, next: [review, fan] }
+  review: { type: async, via: queue, queue: resume-reviews, timeout: 600, next: after }
+  fan:
+    type: parallel
+    items: $.input.items
+    node: { type: async, via: queue, queue: resume-reviews, timeout: 600, input: { item: $.item } }
+    next: after
+  after: { type: sync, operator: test/echo, input: { review: $.nodes.review, fan: $.nodes.fan }, next: done }
+  done: { type: end, output: { after: $.nodes.after.echo } }
+`;
+
+  it('resumes, after a restart, a task whose work waited for callbacks; finished tasks read as before', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dag-serve-resume-'));
+    const options = { port: 0, dataDir: dir, operatorsDir: 'test/fixtures/operators', retryDelayMs: 0 };
+    const lines: string[] = [];
+    try {
+      const first = await DagServer.start(options);
+      let finished: string;
+      let finishedView: TaskView;
+      let taskId: string;
+      let items: WorkItem[];
+      const api1 = on(first.url);
+      const sqs1 = api1.sqs();
+      try {
+        expect(await api1.register(ECHO)).toBe(201);
+        expect(await api1.register(RESUMED)).toBe(201);
+        finished = await api1.submit('echo-flow', { x: 5 });
+        finishedView = await api1.task(finished, ended);
+        taskId = await api1.submit('resume-flow', { items: ['a', 'b'] });
+        // The outside worker takes the three work items, as it would on AWS.
+        const { QueueUrl } = await sqs1.send(new GetQueueUrlCommand({ QueueName: 'resume-reviews' }));
+        items = [];
+        while (items.length < 3) {
+          const { Messages = [] } = await sqs1.send(
+            new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 5 }),
+          );
+          items.push(...Messages.map((m) => JSON.parse(m.Body!) as WorkItem));
+        }
+        const segment0 = items.find((i) => i.segment?.order === 0)!;
+        const answer = await api1.request('POST', `/callbacks/${segment0.id}`, {
+          status: 'SUCCEEDED',
+          output: 'A',
+        });
+        expect(answer.status).toBe(202);
+      } finally {
+        sqs1.destroy();
+        await first.close();
+      }
+
+      const second = await DagServer.start({ ...options, log: (line) => lines.push(line) });
+      const api2 = on(second.url);
+      const sqs2 = api2.sqs();
+      const events = new EventBridgeClient({
+        endpoint: second.url,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      try {
+        await expect(DagServer.start(options)).rejects.toThrow(DataDirInUseError);
+        expect(lines).toContain(`task ${taskId} (resume-flow) resumed after a restart`);
+        const review = items.find((i) => i.node.name === 'review')!;
+        const segment1 = items.find((i) => i.segment?.order === 1)!;
+        expect(lines.filter((line) => line.startsWith('waiting:')).sort()).toEqual(
+          [review, segment1]
+            .map(
+              (i) =>
+                `waiting: ${i.id} (attempt 1, parked again after a restart) — POST ${second.url}/callbacks/${i.id}`,
+            )
+            .sort(),
+        );
+        // The finished task reads as it did.
+        expect((await api2.request('GET', `/tasks/${finished}`)).body).toEqual(finishedView);
+        expect((await api2.request('GET', `/tasks/${finished}/traces`)).body.traces).toHaveLength(1);
+
+        const waiting = await api2.task(taskId, (view) => view.status === 'RUNNING');
+        expect(eventOf(waiting, 'review')).toMatchObject({ status: 'WAITING', attempts: 1 });
+        expect(waiting.segments.map((s) => `${s.order}:${s.status}:${s.attempts}`)).toEqual([
+          '0:SUCCEEDED:1',
+          '1:WAITING:1',
+        ]);
+        // Not handed out again: the worker still holds the items. The queue is known from the start.
+        const { QueueUrl } = await sqs2.send(new GetQueueUrlCommand({ QueueName: 'resume-reviews' }));
+        const { Messages = [] } = await sqs2.send(
+          new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 0 }),
+        );
+        expect(Messages).toEqual([]);
+
+        expect(
+          (
+            await api2.request('POST', `/callbacks/${items.find((i) => i.segment?.order === 0)!.id}`, {
+              status: 'SUCCEEDED',
+            })
+          ).status,
+        ).toBe(409);
+        const answer = await api2.request('POST', `/callbacks/${review.id}`, {
+          attempt: 1,
+          status: 'SUCCEEDED',
+          output: { approved: true },
+        });
+        expect(answer.status).toBe(202);
+        const put = await events.send(
+          new PutEventsCommand({
+            Entries: [
+              {
+                Source: 'dag.worker',
+                DetailType: 'Node Callback',
+                Detail: JSON.stringify({ id: segment1.id, attempt: 1, status: 'SUCCEEDED', output: 'B' }),
+              },
+            ],
+          }),
+        );
+        expect(put.FailedEntryCount).toBe(0);
+        const view = await api2.task(taskId, ended);
+        expect(view.status).toBe('SUCCEEDED');
+        expect(view.output).toEqual({ after: { review: { approved: true }, fan: ['A', 'B'] } });
+        expect(view.events.map((e) => `${e.node}:${e.status}:${e.attempts}`).sort()).toEqual(
+          ['after', 'begin', 'done', 'fan', 'prep', 'review'].map((node) => `${node}:SUCCEEDED:1`),
+        );
+        // prep ran once, before the restart: its output was reused.
+        const traces = (await api2.request('GET', `/tasks/${taskId}/traces`)).body.traces as {
+          eventId: string;
+        }[];
+        expect(traces.map((t) => t.eventId.split('_')[1]).sort()).toEqual(['after', 'prep']);
+      } finally {
+        sqs2.destroy();
+        events.destroy();
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('resumes after the process was killed: work running inside it runs again, a callback resumes the rest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dag-serve-crash-'));
+    const CRASHED = `name: crash-flow
+nodes:
+  begin: { type: start, next: [nap, review] }
+  nap: { type: sync, operator: test/stall, input: { ms: 600000 }, timeout: 900, next: done }
+  review: { type: async, via: queue, queue: crash-reviews, timeout: 600, next: done }
+  done: { type: end }
+`;
+    const child = spawn(
+      process.execPath,
+      ['bin/dag.js', 'serve', '--port', '0', '--data', dir, '--operators', 'test/fixtures/operators'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    try {
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      const url = await waitFor(
+        'the child server',
+        async () => /dag serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1],
+        30_000,
+      );
+      const api1 = on(url);
+      expect(await api1.register(CRASHED)).toBe(201);
+      const taskId = await api1.submit('crash-flow', {});
+      await api1.task(
+        taskId,
+        (view) => eventOf(view, 'nap')?.status === 'RUNNING' && eventOf(view, 'review')?.status === 'WAITING',
+      );
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+
+      const second = await DagServer.start({
+        port: 0,
+        dataDir: dir,
+        operatorsDir: 'test/fixtures/operators',
+      });
+      try {
+        const api2 = on(second.url);
+        // nap's first attempt died with the process; its next attempt runs (and answers at once).
+        const napped = await api2.task(taskId, (view) => eventOf(view, 'nap')?.status === 'SUCCEEDED');
+        expect(eventOf(napped, 'nap')?.attempts).toBe(2);
+        expect(eventOf(napped, 'review')).toMatchObject({ status: 'WAITING', attempts: 1 });
+        const id = eventOf(napped, 'review')!.eventId;
+        expect(
+          (await api2.request('POST', `/callbacks/${id}`, { attempt: 1, status: 'SUCCEEDED', output: 7 }))
+            .status,
+        ).toBe(202);
+        const view = await api2.task(taskId, ended);
+        expect(view.status).toBe('SUCCEEDED');
+        expect(view.events.map((e) => `${e.node}:${e.status}:${e.attempts}`).sort()).toEqual([
+          'begin:SUCCEEDED:1',
+          'done:SUCCEEDED:1',
+          'nap:SUCCEEDED:2',
+          'review:SUCCEEDED:1',
+        ]);
+        // The attempt cut off by the crash left no trace; the one that ran after it did.
+        const traces = (await api2.request('GET', `/tasks/${taskId}/traces`)).body.traces as {
+          attempt: number;
+          status: string;
+        }[];
+        expect(traces.map((t) => [t.attempt, t.status])).toEqual([[2, 'SUCCEEDED']]);
+        expect((await api2.request('POST', `/callbacks/${id}`, { status: 'SUCCEEDED' })).status).toBe(409);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
       rmSync(dir, { recursive: true, force: true });
     }
   });

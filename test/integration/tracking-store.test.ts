@@ -4,6 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../lib/local/dynalite.js';
@@ -530,6 +531,100 @@ describe('parked work and callbacks', () => {
       taskToken: TOKEN,
       attempt: 1,
     });
+  });
+
+  it('expire waiting work only once a deadline has passed, and answer every later callback 410', async () => {
+    const { taskId, workId, token } = await parkedEvent();
+    await expect(store.expireWork({ workId, attempt: 1, taskToken: token, now: at(3601) })).resolves.toEqual({
+      outcome: 'waiting',
+      nextDeadline: at(3601).toISOString(),
+    });
+    await expect(store.expireWork({ workId, attempt: 1, taskToken: token, now: at(3602) })).resolves.toEqual({
+      outcome: 'expired',
+      reason: 'timeout',
+      deadline: at(3601).toISOString(),
+    });
+    const row = await rawWork('events', { taskId, eventId: workId });
+    expect(row?.taskToken).toBeUndefined();
+    expect(row?.expiredAt).toBe(at(3601).toISOString());
+    await expect(store.claimWork({ workId, now: at(3603) })).rejects.toThrow(WorkExpiredError);
+    await expect(store.heartbeatWork({ workId, now: at(3603) })).rejects.toThrow(WorkExpiredError);
+    await expect(store.expireWork({ workId, attempt: 1, taskToken: token, now: at(3603) })).resolves.toEqual({
+      outcome: 'gone',
+    });
+    expect(await rawWork('events', { taskId, eventId: workId })).toEqual(row);
+  });
+
+  it('answer 410 for an attempt that missed its heartbeat, also once it is recorded FAILED', async () => {
+    const { taskId, workId, token } = await parkedEvent({ heartbeatSeconds: 60 });
+    await expect(store.expireWork({ workId, attempt: 1, taskToken: token, now: at(62) })).resolves.toEqual({
+      outcome: 'expired',
+      reason: 'heartbeat',
+      deadline: at(61).toISOString(),
+    });
+    const error = { error: 'States.HeartbeatTimeout', cause: 'no heartbeat' };
+    await store.finishEvent({ taskId, node: 'review', attempt: 1, status: 'FAILED', error, now: at(62) });
+    // The heartbeat deadline left the row with the token; the attempt's own deadline is far off.
+    await expect(store.claimWork({ workId, attempt: 1, now: at(63) })).rejects.toMatchObject({
+      name: 'WorkExpiredError',
+      deadline: at(61).toISOString(),
+    });
+    // A new attempt starts afresh.
+    await store.startEvent({ taskId, node: 'review', type: 'async', attempt: 2, now: at(64) });
+    await store.parkWork({
+      taskId,
+      workId,
+      attempt: 2,
+      taskToken: 'token-2',
+      deadline: at(200),
+      now: at(64),
+    });
+    expect(await store.getWork(workId)).not.toHaveProperty('expiredAt');
+    await expect(store.claimWork({ workId, now: at(65) })).resolves.toEqual({
+      taskToken: 'token-2',
+      attempt: 2,
+    });
+  });
+
+  it('look again at the deadline a heartbeat moved, and never expire another token or attempt', async () => {
+    const { workId, token } = await parkedEvent({ heartbeatSeconds: 60 });
+    await store.heartbeatWork({ workId, now: at(50) });
+    await expect(store.expireWork({ workId, attempt: 1, taskToken: token, now: at(62) })).resolves.toEqual({
+      outcome: 'waiting',
+      nextDeadline: at(110).toISOString(),
+    });
+    await expect(store.expireWork({ workId, attempt: 1, taskToken: 'other', now: at(200) })).resolves.toEqual(
+      {
+        outcome: 'gone',
+      },
+    );
+    await expect(store.expireWork({ workId, attempt: 2, taskToken: token, now: at(200) })).resolves.toEqual({
+      outcome: 'gone',
+    });
+    await expect(store.claimWork({ workId, now: at(100) })).resolves.toMatchObject({ taskToken: token });
+  });
+
+  it('let exactly one of a claim and an expiry racing take the token', async () => {
+    const rows = await Promise.all(Array.from({ length: 20 }, () => parkedEvent()));
+    // The claim is in time (exactly at the deadline), the expiry just after it; the claims start a
+    // little later row by row, so that either lands first.
+    const races = await Promise.all(
+      rows.map(({ workId, token }, index) =>
+        Promise.allSettled([
+          sleep(index % 10).then(() => store.claimWork({ workId, now: at(3601) })),
+          store.expireWork({ workId, attempt: 1, taskToken: token, now: at(3601.001) }),
+        ]),
+      ),
+    );
+    for (const [claim, expiry] of races) {
+      expect(expiry?.status).toBe('fulfilled');
+      const outcome = expiry?.status === 'fulfilled' ? expiry.value.outcome : undefined;
+      if (claim?.status === 'fulfilled') expect(outcome).toBe('gone');
+      else {
+        expect(claim?.reason).toBeInstanceOf(WorkExpiredError);
+        expect(outcome).toBe('expired');
+      }
+    }
   });
 
   it('never show a token in a public read', async () => {
