@@ -63,7 +63,7 @@ function levelSchedule(shape: Shape): number {
   return [...longest.values()].reduce((a, b) => a + b, 0);
 }
 
-/** Makespan of the plan of one strategy, and the wait and release states its barriers add. */
+/** Makespan of the plan of one strategy, and the wait, merge and release states its barriers add. */
 function plannedMakespan(
   shape: Shape,
   strategy: 'fastest' | 'cheapest',
@@ -75,7 +75,7 @@ function plannedMakespan(
   const producers = new Set(plan.barriers.flatMap((b) => b.producers));
   return {
     makespan: scheduleNestPlan(plan, weight).makespan,
-    barrierStates: plan.barriers.length + producers.size,
+    barrierStates: 2 * plan.barriers.length + producers.size,
   };
 }
 

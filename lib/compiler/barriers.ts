@@ -6,7 +6,9 @@
 // barrier undoes that for one unit: a unit of B that the cut holds back (its own predecessors ended
 // earlier) moves into a branch of its own beside A and B; a wait state before it holds a task token
 // until its predecessors in A have ended, and each of them resumes it from a release state after
-// itself (through the engine's callback path); its successors in B wait for it the same way.
+// itself (through the engine's callback path); its successors in B wait for it the same way. Branches
+// share no data, so a release hands over what its branch knows and a merge state after the wait takes
+// it in: three states per consumer and producer pair at most, fewer where they share waits/releases.
 //
 // The algorithm: start from the cheapest nesting (no barriers). Schedule it with the estimates; while
 // its makespan exceeds the critical path (by more than FASTEST_SLACK), follow the chain of
@@ -14,14 +16,15 @@
 // and hoist one (the one needing the fewest new wait and release states; in regions of more than
 // ONE_AT_A_TIME_UNITS units, all of them in the same round).
 //
-// Why it reaches the critical path: every constraint in the plan is a DAG edge (a barrier, a series
-// split point, a unit's duration) or a cut. A chain of constraints with no cut in it is a path of the
-// DAG, no longer than the critical path; so while the makespan is above it, the chain holds a unit
-// back at a cut. A hoisted unit starts at the start of the items around its cut, whose boundaries
-// the DAG implies; it can be held back again only by a cut further out, so every unit is hoisted at
-// most once per level of nesting and the rounds end, at the latest with every unit free of cuts: the
-// makespan is then the critical path (barriers counted as free; each costs one Lambda call on each
-// side). A round is linear in the size of the region.
+// Why it reaches the critical path: on the chain that sets the makespan, every step is a unit's own
+// duration, a DAG edge (a predecessor that finished just as the unit started), or a sequence boundary
+// that alone made a unit start late. A chain without the last kind is a path of the DAG, no longer
+// than the critical path; so while the makespan is above it, some unit is held back by a boundary,
+// and hoisting frees it from that boundary: it now starts with the items around it, which are
+// bounded by boundaries the nesting found implied. It can be held back again only further out (or
+// again at the same sequence, with a wider group), so rounds are bounded by units times nesting depth,
+// and end, at the latest, with no unit held back: the makespan is then the critical path (barriers
+// counted as free; each costs one Lambda call on each side). A round is linear in the region's size.
 //
 // Why it cannot deadlock: what stays nested keeps an order the DAG allows, and the hoisted unit waits
 // only for its predecessors and releases only its successors, which that order already puts one
@@ -265,9 +268,11 @@ class TreeSchedule {
       const edge = this.incoming[at]!.find((e) => same(this.time[e.from]! + e.delay, this.time[at]!));
       if (!edge) break;
       const boundary = edge.boundary;
+      // Crossing any boundary here binds the unit: a boundary the DAG implies always comes with a
+      // predecessor that finished right then (followed above). A cut flag marks only where the
+      // nesting chose; a boundary implied within a part may still hold back a unit of the whole.
       if (boundary && current !== undefined) {
-        if (boundary.seq.cuts[boundary.index])
-          bound.push({ seq: boundary.seq, left: boundary.seq.items[boundary.index]!, unit: current });
+        bound.push({ seq: boundary.seq, left: boundary.seq.items[boundary.index]!, unit: current });
         current = undefined;
       }
       at = edge.from;
@@ -375,7 +380,7 @@ function planHoist(
 ): Hoist | undefined {
   const { seq, unit } = bound;
   const index = seq.items.indexOf(bound.left);
-  if (index < 0 || index + 1 >= seq.items.length || !seq.cuts[index]) return undefined;
+  if (index < 0 || index + 1 >= seq.items.length) return undefined;
   let first = index;
   while (first > 0 && seq.cuts[first - 1]) first--;
   let last = index + 1;
@@ -393,8 +398,9 @@ function planHoist(
 
   const releasing = new Set([...waits.values()].flatMap((set) => [...set]));
   const newReleases = new Set([...edges.values()].flat().filter((p) => !releasing.has(p))).size;
+  // A new consumer costs its wait and its merge state; a new producer its release.
   const newWaits = [...edges.keys()].filter((c) => !waits.has(c)).length;
-  return { seq, first, last, unit, edges, cost: newReleases + newWaits };
+  return { seq, first, last, unit, edges, cost: newReleases + 2 * newWaits };
 }
 
 function applyHoist(hoist: Hoist, waits: Map<string, Set<string>>): void {

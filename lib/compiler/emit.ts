@@ -44,16 +44,15 @@ export class TemplateNotExpressibleError extends Error {
  */
 const BARRIER_WAIT_TIMEOUT_SECONDS = 365 * 24 * 3600;
 
-/** Lambda's transient errors: engine plumbing (barriers) retries them rather than failing the task. */
-const LAMBDA_TRANSIENT_RETRY = {
+/**
+ * Engine plumbing (barriers) is retried rather than failing the task: a barrier call that failed
+ * (Lambda throttled, Step Functions not told) is safe to repeat. States.TaskFailed matches every
+ * error but a timeout.
+ */
+const BARRIER_RETRY = {
   Retry: [
     {
-      ErrorEquals: [
-        'Lambda.ServiceException',
-        'Lambda.AWSLambdaException',
-        'Lambda.SdkClientException',
-        'Lambda.TooManyRequestsException',
-      ],
+      ErrorEquals: ['States.TaskFailed'],
       IntervalSeconds: 1,
       MaxAttempts: 3,
       BackoffRate: 2,
@@ -61,6 +60,9 @@ const LAMBDA_TRANSIENT_RETRY = {
     },
   ],
 };
+
+/** Where a barrier wait puts what the producers' branches knew, until its merge state takes it in. */
+const BARRIER_RESULT_PATH = '$.released';
 
 /** Seconds a script Task waits beyond the script's own limit, for the function's start-up. */
 const SCRIPT_TASK_MARGIN_SECONDS = 30;
@@ -162,9 +164,21 @@ class Emitter {
               producers: [...state.producers],
             },
           },
-          ResultPath: null,
+          ResultPath: BARRIER_RESULT_PATH,
           TimeoutSeconds: this.plan.dag.workflow.timeout ?? BARRIER_WAIT_TIMEOUT_SECONDS,
-          ...LAMBDA_TRANSIENT_RETRY,
+          ...BARRIER_RETRY,
+          ...this.exit(state),
+        };
+      case 'barrier-merge':
+        return {
+          Type: 'Pass',
+          Parameters: {
+            'task.$': '$.task',
+            'input.$': '$.input',
+            'params.$': '$.params',
+            'nodes.$': `States.JsonMerge($.nodes, ${BARRIER_RESULT_PATH}.nodes, false)`,
+            'errors.$': `States.JsonMerge($.errors, ${BARRIER_RESULT_PATH}.errors, false)`,
+          },
           ...this.exit(state),
         };
       case 'barrier-release':
@@ -176,10 +190,12 @@ class Emitter {
             'task.$': '$.task',
             producer: state.producer,
             consumers: [...state.consumers],
+            'nodes.$': '$.nodes',
+            'errors.$': '$.errors',
           },
           ResultPath: null,
           TimeoutSeconds: 60,
-          ...LAMBDA_TRANSIENT_RETRY,
+          ...BARRIER_RETRY,
           ...this.exit(state),
         };
       case 'parallel':

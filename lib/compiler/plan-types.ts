@@ -89,6 +89,15 @@ export interface BarrierWaitState extends StateBase {
   readonly producers: readonly string[];
 }
 
+/**
+ * After a barrier wait: Parallel branches share no data, so the wait's result (what the producers'
+ * branches knew) is merged into this branch's `nodes` and `errors`, for the consumer and what follows.
+ */
+export interface BarrierMergeState extends StateBase {
+  readonly kind: 'barrier-merge';
+  readonly consumer: string;
+}
+
 /** After a producer unit: tells the barriers of its consumers that it finished. */
 export interface BarrierReleaseState extends StateBase {
   readonly kind: 'barrier-release';
@@ -99,6 +108,7 @@ export interface BarrierReleaseState extends StateBase {
 export type PlanState =
   | TaskState
   | BarrierWaitState
+  | BarrierMergeState
   | BarrierReleaseState
   | ErrorState
   | MapState

@@ -108,6 +108,7 @@ export const TABLE_ENV: Readonly<Record<TableLogicalName, EnvName>> = {
   traces: ENV.TRACES_TABLE,
   workflows: ENV.WORKFLOWS_TABLE,
   idempotency: ENV.IDEMPOTENCY_TABLE,
+  barriers: ENV.BARRIERS_TABLE,
 };
 
 /**

@@ -60,6 +60,9 @@ export class TrackingTables extends Construct {
   get idempotency(): TrackedTable {
     return this.tables.idempotency;
   }
+  get barriers(): TrackedTable {
+    return this.tables.barriers;
+  }
 }
 
 /** TableV2 props for one plain table definition. Physical names are left to CloudFormation. */

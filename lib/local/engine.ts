@@ -14,6 +14,12 @@ import type { ExecutionPlan } from '../compiler/plan-types.js';
 import { parseReference } from '../dag/reference.js';
 import type { AsyncNode, ItemNode, WorkflowNode } from '../dag/schema.js';
 import {
+  type BarrierDeps,
+  BarrierPayloadError,
+  parseBarrierPayload,
+  passBarrier,
+} from '../runtime/barriers.js';
+import {
   answerForStoreError,
   type Callback,
   type CallbackAnswer,
@@ -21,12 +27,19 @@ import {
   screenCallback,
 } from '../runtime/callbacks.js';
 import { sendHttpCallback } from '../runtime/http-callback.js';
-import { errorInfo, type LogLine, OperatorRuntime, silentLog } from '../runtime/operator-runtime.js';
+import {
+  errorInfo,
+  type LogLine,
+  OperatorFailedError,
+  OperatorRuntime,
+  silentLog,
+} from '../runtime/operator-runtime.js';
 import { OperatorCatalog } from '../runtime/operators.js';
 import { reportingPlanOf } from '../runtime/reporting.js';
 import { runScript } from '../runtime/script.js';
 import { checkTolerance, type ToleranceInput } from '../runtime/tolerance.js';
 import type { WorkItem } from '../runtime/work-item.js';
+import { type BarrierData, type BarrierStore, DynamoBarrierStore } from '../tracking/barrier-store.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../tracking/dynamo-store.js';
 import { eventIdOf, newTaskId, segmentIdOf } from '../tracking/ids.js';
 import type { TaskRecord, TraceRecord } from '../tracking/records.js';
@@ -55,6 +68,8 @@ export interface EngineOptions {
   readonly log?: LogLine;
   /** Track into this store instead of a dynalite started by the engine (`dataDir` is then unused). */
   readonly store?: TrackingStore;
+  /** With `store`: where barriers (`--plan fastest`) keep their tokens; none means plans without them. */
+  readonly barriers?: BarrierStore;
 }
 
 export type ProgressEvent =
@@ -152,8 +167,15 @@ export class EmbeddedEngine {
   private gpuInUse = 0;
   private readonly gpuWaiting: (() => void)[] = [];
 
+  /** Barrier waits parked on a minted token, until a release (or the wait itself) completes them. */
+  private readonly barrierWaits = new Map<
+    string,
+    { readonly taskId: string; readonly resume: (released: BarrierData) => void }
+  >();
+
   private constructor(
     readonly store: TrackingStore,
+    private readonly barriers: BarrierStore | undefined,
     private readonly dynamo: LocalDynamo | undefined,
     private readonly options: EngineOptions,
   ) {
@@ -163,13 +185,12 @@ export class EmbeddedEngine {
   }
 
   static async start(options: EngineOptions = {}): Promise<EmbeddedEngine> {
-    if (options.store) return new EmbeddedEngine(options.store, undefined, options);
+    if (options.store) return new EmbeddedEngine(options.store, options.barriers, undefined, options);
     const dynamo = await startLocalDynamo(options.dataDir ? { path: join(options.dataDir, 'dynamodb') } : {});
-    const store = new DynamoTrackingStore({
-      documentClient: createTrackingDocumentClient(dynamo.client),
-      tableNames: dynamo.tableNames,
-    });
-    return new EmbeddedEngine(store, dynamo, options);
+    const documentClient = createTrackingDocumentClient(dynamo.client);
+    const store = new DynamoTrackingStore({ documentClient, tableNames: dynamo.tableNames });
+    const barriers = new DynamoBarrierStore(documentClient, dynamo.tableNames.barriers);
+    return new EmbeddedEngine(store, barriers, dynamo, options);
   }
 
   /**
@@ -281,6 +302,7 @@ export class EmbeddedEngine {
       }
       const stateTransitions = await transitions;
       this.parked.dropTask(taskId);
+      this.dropBarrierWaits(taskId);
       if (status !== 'RUNNING')
         await this.store.updateTaskStatus({
           taskId,
@@ -436,9 +458,52 @@ export class EmbeddedEngine {
         };
         if (state.toleranceState)
           handlers[state.toleranceState] = async (input) => checkTolerance(input as ToleranceInput);
+      } else if (state.kind === 'barrier-wait') {
+        handlers[state.name] = async (input) => this.waitAtBarrier((input as { Payload?: unknown }).Payload);
+      } else if (state.kind === 'barrier-release') {
+        handlers[state.name] = async (input) => {
+          await passBarrier(parseBarrierPayload(input), this.barrierDeps());
+          return {};
+        };
       }
     }
     return handlers;
+  }
+
+  /**
+   * A barrier wait: parks a minted token (the `$$.Task.Token` placeholder does not resolve locally)
+   * and settles when the barrier's last producer has released it, through the same resume path.
+   */
+  private async waitAtBarrier(payload: unknown): Promise<unknown> {
+    const wait = parseBarrierPayload(payload);
+    if (wait.action !== 'wait') throw new BarrierPayloadError('A wait state got a release payload.');
+    const token = `local-${randomUUID()}`;
+    const resumed = new Promise<BarrierData>((resolve) =>
+      this.barrierWaits.set(token, { taskId: wait.task.id, resume: resolve }),
+    );
+    await passBarrier({ ...wait, taskToken: token }, this.barrierDeps());
+    return resumed;
+  }
+
+  private barrierDeps(): BarrierDeps {
+    if (!this.barriers)
+      throw new OperatorFailedError(
+        'BarrierStoreMissing',
+        'This engine was started with a tracking store but no barrier store; compile with --plan cheapest.',
+      );
+    return {
+      store: this.barriers,
+      resume: async (token, released) => {
+        const wait = this.barrierWaits.get(token);
+        this.barrierWaits.delete(token);
+        wait?.resume(released);
+      },
+    };
+  }
+
+  private dropBarrierWaits(taskId: string): void {
+    for (const [token, wait] of this.barrierWaits)
+      if (wait.taskId === taskId) this.barrierWaits.delete(token);
   }
 
   /** Runs the node behind a Task state: operator, script, async dispatch or callback target. */

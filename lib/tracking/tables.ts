@@ -13,6 +13,8 @@
 //               GSI byEvent: eventId + traceId      the traces of one node (or its segments)
 //   workflows   PK name    SK version (number)     registered versions of a workflow
 //   idempotency PK scope (<workflow>#<key>)        the Idempotency-Key of a submit (dag-spec §9); TTL
+//   barriers    PK taskId  SK consumer             a cross-branch barrier (`--plan fastest`): the
+//                                                   wait's task token and the producers released so far
 //
 // Why idempotency keys are rows of their own and not a GSI of `tasks`: a GSI is eventually consistent
 // and cannot carry a condition, so two submits racing with the same key would both see "no task yet".
@@ -25,7 +27,14 @@
 
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
-export type TableLogicalName = 'tasks' | 'events' | 'segments' | 'traces' | 'workflows' | 'idempotency';
+export type TableLogicalName =
+  | 'tasks'
+  | 'events'
+  | 'segments'
+  | 'traces'
+  | 'workflows'
+  | 'idempotency'
+  | 'barriers';
 
 export type KeyAttributeType = 'S' | 'N';
 
@@ -106,6 +115,12 @@ export const TRACKING_TABLES: Readonly<Record<TableLogicalName, TableDefinition>
     partitionKey: { name: 'scope', type: S },
     globalIndexes: [],
     ttlAttribute: 'expiresAt',
+  },
+  barriers: {
+    logicalName: 'barriers',
+    partitionKey: { name: 'taskId', type: S },
+    sortKey: { name: 'consumer', type: S },
+    globalIndexes: [],
   },
 };
 

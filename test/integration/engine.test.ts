@@ -451,6 +451,62 @@ nodes:
   });
 });
 
+describe('cross-branch barriers (--plan fastest)', () => {
+  // The N: d needs a and b, c only b. Nesting alone runs c after a too; a barrier lets c go after b.
+  const N = `name: n-shape
+nodes:
+  begin: { type: start, next: [a, b] }
+  a: { type: sync, operator: test/sleep, input: { ms: 200, value: a }, estimate: 0.4, next: d }
+  b: { type: sync, operator: test/sleep, input: { ms: 150, value: b }, estimate: 0.3, next: [c, d] }
+  c: { type: sync, operator: test/sleep, input: { ms: 200, value: $.nodes.b.value }, estimate: 0.4, next: join }
+  d: { type: sync, operator: test/sleep, input: { ms: 50, value: $.nodes.a.value }, estimate: 0.1, next: join }
+  join: { type: sync, operator: test/echo, input: { c: $.nodes.c.value, d: $.nodes.d.value }, next: done }
+  done: { type: end, output: $.nodes.join.echo }
+`;
+  const timesOf = (result: TaskResult, node: string) => {
+    const trace = result.traces.find((t) => t.eventId.endsWith(`_${node}`))!;
+    return { start: Date.parse(trace.startedAt), end: Date.parse(trace.endedAt) };
+  };
+
+  it('waits across branches for exactly the producers, and records only business nodes', async () => {
+    const compiled = compileWorkflowText(N, { operatorExists: (op) => engine.catalog.has(op) });
+    const waits = [...compiled.plan!.forks.flatMap((f) => f.barriers)];
+    expect(waits).toEqual([{ consumer: 'c', producers: ['b'] }]);
+    const result = await engine.runTask(compiled, {});
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toEqual({ c: 'b', d: 'a' });
+    expect(result.events.map((e) => e.node).sort()).toEqual(['a', 'b', 'begin', 'c', 'd', 'done', 'join']);
+    expect(result.events.every((e) => e.status === 'SUCCEEDED' && e.attempts === 1)).toBe(true);
+    // Every dependency held: a node started only after each of its predecessors ended.
+    const t = (n: string) => timesOf(result, n);
+    expect(t('c').start).toBeGreaterThanOrEqual(t('b').end);
+    expect(t('d').start).toBeGreaterThanOrEqual(Math.max(t('a').end, t('b').end));
+    expect(t('join').start).toBeGreaterThanOrEqual(Math.max(t('c').end, t('d').end));
+    // The wait, its merge and the release are three more states than the nesting alone enters.
+    const cheapest = await engine.runTask(
+      compileWorkflowText(N, { strategy: 'cheapest', operatorExists: (op) => engine.catalog.has(op) }),
+      {},
+    );
+    expect(cheapest.output).toEqual(result.output);
+    expect(result.stats.stateTransitions).toBe(cheapest.stats.stateTransitions + 3);
+  });
+
+  it('a barrier whose producer fails fails the task, and the redrive passes it', async () => {
+    const flaky = N.replace(
+      'b: { type: sync, operator: test/sleep, input: { ms: 150, value: b }',
+      'b: { type: sync, operator: test/flaky, input: { failures: 1 }',
+    ).replace('value: $.nodes.b.value', 'value: $.nodes.b.attempt');
+    const compiled = compileWorkflowText(flaky, { operatorExists: (op) => engine.catalog.has(op) });
+    expect(compiled.plan!.forks.flatMap((f) => f.barriers)).toEqual([{ consumer: 'c', producers: ['b'] }]);
+    const failed = await engine.runTask(compiled, {});
+    expect(failed.status).toBe('FAILED');
+    expect(failed.events.find((e) => e.node === 'c')).toBeUndefined();
+    const again = await engine.runTask(compiled, undefined, { taskId: failed.taskId, redrive: true });
+    expect(again.status).toBe('SUCCEEDED');
+    expect(again.events.find((e) => e.node === 'b')!.attempts).toBe(2);
+  });
+});
+
 /** Work items handed out to outside workers, as `dag run` and `dag serve` hear of them. */
 function watchWaiting(on: EmbeddedEngine = engine) {
   const seen: WorkItem[] = [];

@@ -10,6 +10,7 @@ export const TABLES = {
   traces: 'test-traces',
   workflows: 'test-workflows',
   idempotency: 'test-idempotency',
+  barriers: 'test-barriers',
 } as const;
 
 export const ACCOUNT = '123456789012';
@@ -39,6 +40,7 @@ export function stubHandlerEnv(tables: Readonly<Record<keyof typeof TABLES, stri
     [ENV.SCRIPT_FUNCTION_NAME]: 'fn-script',
     [ENV.NOTIFIER_FUNCTION_NAME]: 'fn-notifier',
     [ENV.TOLERANCE_FUNCTION_NAME]: 'fn-tolerance',
+    [ENV.BARRIER_FUNCTION_NAME]: 'fn-barrier',
     [ENV.EVENT_BUS_NAME]: 'engine-bus',
     [ENV.BATCH_JOB_QUEUE_ARN]: `arn:aws:batch:${REGION}:${ACCOUNT}:job-queue/gpu`,
     [ENV.BATCH_JOB_DEFINITION_ARN]: `arn:aws:batch:${REGION}:${ACCOUNT}:job-definition/gpu:1`,
