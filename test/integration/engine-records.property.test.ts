@@ -1,0 +1,288 @@
+// What the embedded engine records agrees with what ran, on random workflows whose operators fail or
+// succeed as planned (test/outcome): forks, routers on input and params, onError, retries, async work,
+// scripts, callbacks and parallel nodes with tolerated failures, optimised or not. The expectations
+// come from the plan alone (test/support/planned-runs.ts), never from the engine.
+import { setTimeout as sleep } from 'node:timers/promises';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { compileWorkflowText } from '../../lib/compiler/compile.js';
+import { hasErrors } from '../../lib/dag/diagnostics.js';
+import { EmbeddedEngine, type TaskResult } from '../../lib/local/engine.js';
+import type { TraceRecord } from '../../lib/tracking/records.js';
+import { type EventView, eventView, type SegmentView, segmentView } from '../../lib/tracking/task-view.js';
+import { arbitraryPlannedDagRun, arbitraryPlannedRun, type PlannedRun } from '../support/planned-runs.js';
+
+/**
+ * Random workflows per property (each run costs ~0.2–0.5 s, most of it the engine building its
+ * StateMachine); DAG_PROPERTY_RUNS raises both for a longer soak (400 + 400 passed once).
+ */
+const RUNS = Number(process.env.DAG_PROPERTY_RUNS ?? 30);
+const DAG_RUNS = Number(process.env.DAG_PROPERTY_RUNS ?? 20);
+const FINAL = ['SUCCEEDED', 'FAILED'];
+
+/**
+ * Bugs this property found (in lib/local/engine.ts unless named), kept out of the generated workflows until they
+ * are fixed; flip each one when its bug is gone.
+ * - asyncItems: in a parallel node of async items every item runs as segment 0 (the Map item binding
+ *   reads `segment.order` from the input, which for an async item is under `Payload`): attempts count
+ *   up across items, parkWork refuses the older attempt, the task fails with StaleWriteError and a
+ *   waiter is left pending. Repro: items [0, 0], node {type: async, via: lambda, operator: test/outcome}.
+ * - parallelOnError: a failing parallel node with onError breaks the task: the event log gives
+ *   StateFailed, StateCaught, then StateExited for the caught Map; the engine records the event FAILED,
+ *   then SUCCEEDED, which the store refuses (StaleWriteError, unhandled); runTask rejects and the
+ *   task stays RUNNING. Repro: items [1], node {type: sync, operator: test/outcome}, onError: recover.
+ * - toleranceExceeded: a parallel node with more failed items than it tolerates fails the task
+ *   (ToleratedFailureExceeded) but its event is SUCCEEDED: the event ends when the Map exits, before
+ *   the tolerance check after it fails (reproduced below).
+ * - chainedParamsRouters (lib/compiler/passes.ts): a router decided by params that leads straight to
+ *   another one decided by params has no event in an optimised plan: decidedRouters keeps the second
+ *   router as its target after that router's state is removed too (reproduced below).
+ * - inFlightAfterEnd: when a fork fails, its other branches stop where they were: an operator still
+ *   running there is RUNNING in the task's result (reproduced below), and a parallel node there stays
+ *   RUNNING for good (its Map never exits). The property checks operator nodes once they have settled
+ *   and lets such parallel nodes be unfinished.
+ */
+const KNOWN_BUGS = {
+  asyncItems: false,
+  parallelOnError: false,
+  toleranceExceeded: false,
+  chainedParamsRouters: false,
+  inFlightAfterEnd: true,
+} as const;
+
+let engine: EmbeddedEngine;
+
+beforeAll(async () => {
+  engine = await EmbeddedEngine.start({ operatorsDir: 'test/fixtures/operators', retryDelayMs: 0 });
+});
+
+afterAll(async () => {
+  await engine.close();
+});
+
+function compile(yaml: string, optimize = true) {
+  const compiled = compileWorkflowText(yaml, { optimize, operatorExists: (op) => engine.catalog.has(op) });
+  expect(hasErrors(compiled.diagnostics), JSON.stringify(compiled.diagnostics)).toBe(false);
+  return compiled;
+}
+
+interface Records {
+  readonly taskId: string;
+  readonly events: readonly EventView[];
+  readonly segments: readonly SegmentView[];
+  readonly traces: readonly TraceRecord[];
+}
+
+/**
+ * The task's records once the work left in flight has ended: no segment, and no event of a node that
+ * runs an operator, is RUNNING or WAITING. (A node the engine reports from the event log, such as a
+ * parallel node, stays RUNNING for good when a failing fork stops its branch: see KNOWN_BUGS.)
+ */
+async function settledRecords(planned: PlannedRun, taskId: string): Promise<Records> {
+  const giveUp = Date.now() + 10_000;
+  for (;;) {
+    const [events, segments, traces] = await Promise.all([
+      engine.store.getEvents(taskId),
+      engine.store.getSegments(taskId),
+      engine.store.getTraces(taskId),
+    ]);
+    const working = [...events.filter((e) => planned.nodes.get(e.node)?.traced), ...segments];
+    if (working.every((r) => FINAL.includes(r.status)) || Date.now() > giveUp)
+      return { taskId, events: events.map(eventView), segments: segments.map(segmentView), traces };
+    await sleep(20);
+  }
+}
+
+/** Every check of the property on one task's records. */
+function checkRecords(planned: PlannedRun, records: Records): void {
+  const { taskId } = records;
+
+  // One event per node that ran, each final, under its business node's id.
+  const nodes = records.events.map((e) => e.node);
+  expect(new Set(nodes).size, `duplicate events: ${nodes.join(', ')}`).toBe(nodes.length);
+  for (const event of records.events) {
+    const expected = planned.nodes.get(event.node);
+    expect(expected, `event of '${event.node}', which is not a node`).toBeDefined();
+    expect(event.eventId).toBe(`${taskId}_${event.node}`);
+    expect(event.type).toBe(expected!.type);
+    if (KNOWN_BUGS.inFlightAfterEnd && expected!.runs === 'maybe' && !expected!.traced) continue;
+    expect(FINAL, `event '${event.node}' is ${event.status} after the task ended`).toContain(event.status);
+    expect(event.endedAt, `event '${event.node}' has no end`).toBeDefined();
+  }
+  const eventIds = new Set(records.events.map((e) => e.eventId));
+  for (const segment of records.segments) {
+    expect(eventIds.has(segment.eventId), `segment ${segment.segmentId} of no event`).toBe(true);
+    expect(segment.segmentId).toBe(`${segment.eventId}_${segment.order}`);
+    expect(FINAL, `segment ${segment.segmentId} is ${segment.status}`).toContain(segment.status);
+  }
+  const segmentIds = new Set(records.segments.map((s) => s.segmentId));
+  for (const trace of records.traces) {
+    // A trace of a node with no event is an event lost.
+    expect(eventIds.has(trace.eventId), `trace of ${trace.eventId}, which has no event`).toBe(true);
+    if (trace.segmentId !== undefined)
+      expect(segmentIds.has(trace.segmentId), `trace of ${trace.segmentId}, which has no segment`).toBe(true);
+  }
+
+  for (const [node, expected] of planned.nodes) {
+    const event = records.events.find((e) => e.node === node);
+    const eventId = `${taskId}_${node}`;
+    const traces = records.traces.filter((t) => t.eventId === eventId);
+    const segments = records.segments.filter((s) => s.eventId === eventId);
+    if (expected.runs === 'no') {
+      expect(event, `'${node}' is on a path not taken but has an event`).toBeUndefined();
+      expect(traces, `'${node}' is on a path not taken but has traces`).toEqual([]);
+      continue;
+    }
+    if (expected.runs === 'yes') {
+      expect(event, `'${node}' ran but has no event`).toBeDefined();
+      expect(event!.status, `status of '${node}'`).toBe(expected.status);
+      expect(event!.attempts, `attempts of '${node}'`).toBe(expected.attempts);
+    }
+    if (!event) {
+      expect(traces, `'${node}' has traces but no event`).toEqual([]);
+      continue;
+    }
+    if (!FINAL.includes(event.status)) continue; // a known bug, let through above
+    for (const trace of traces) expect(trace.resource, `resource of '${node}'`).toBe(expected.resource);
+    if (expected.traced) {
+      // One trace per attempt, numbered from 1; only the last can have succeeded.
+      expect(sortedAttempts(traces), `traces of '${node}'`).toEqual(range(event.attempts));
+      for (const trace of traces)
+        expect(trace.status, `trace ${trace.attempt} of '${node}'`).toBe(
+          trace.attempt === event.attempts ? event.status : 'FAILED',
+        );
+    } else if (expected.type === 'parallel') {
+      expect(event.attempts).toBe(1);
+      expect(traces.every((t) => t.segmentId !== undefined)).toBe(true);
+      for (const segment of segments) {
+        const own = traces.filter((t) => t.segmentId === segment.segmentId);
+        expect(sortedAttempts(own), `traces of ${segment.segmentId}`).toEqual(range(segment.attempts));
+        for (const trace of own)
+          expect(trace.status).toBe(trace.attempt === segment.attempts ? segment.status : 'FAILED');
+      }
+      if (expected.runs === 'yes' && expected.segments) {
+        const byOrder = [...segments].sort((a, b) => a.order - b.order);
+        expect(byOrder.map((s) => s.order)).toEqual(range(expected.segments.length).map((n) => n - 1));
+        expect(
+          byOrder.map((s) => ({ status: s.status, attempts: s.attempts })),
+          `segments of '${node}'`,
+        ).toEqual(expected.segments);
+      }
+    } else {
+      expect(traces, `'${node}' runs no operator but has traces`).toEqual([]);
+      expect(event.attempts).toBe(1);
+    }
+  }
+
+  if (planned.taskStatus === 'FAILED') {
+    const fatal = records.events.filter((e) => e.status === 'FAILED' && planned.nodes.get(e.node)?.fatal);
+    expect(fatal.length, 'the task failed but no unhandled failure is recorded').toBeGreaterThan(0);
+  }
+}
+
+function sortedAttempts(traces: readonly TraceRecord[]): number[] {
+  return traces.map((t) => t.attempt).sort((a, b) => a - b);
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i + 1);
+}
+
+/** The result of the run itself (what `dag run --json` prints): the task, and every certain node final. */
+function checkResult(planned: PlannedRun, result: TaskResult): void {
+  expect(result.status).toBe(planned.taskStatus);
+  expect(result.error !== undefined).toBe(planned.taskStatus === 'FAILED');
+  for (const event of result.events) {
+    if (KNOWN_BUGS.inFlightAfterEnd && planned.nodes.get(event.node)?.runs === 'maybe') continue;
+    expect(FINAL, `event '${event.node}' is ${event.status} when the task ended`).toContain(event.status);
+  }
+}
+
+describe('embedded engine records', () => {
+  it('agree with the run on random workflows with planned failures', async () => {
+    const planned = arbitraryPlannedRun({
+      asyncItems: KNOWN_BUGS.asyncItems,
+      parallelOnError: KNOWN_BUGS.parallelOnError,
+      toleranceExceeded: KNOWN_BUGS.toleranceExceeded,
+      chainedParamsRouters: KNOWN_BUGS.chainedParamsRouters,
+    });
+    await fc.assert(
+      fc.asyncProperty(planned, fc.boolean(), async (run, optimize) => {
+        const result = await engine.runTask(compile(stringify(run.workflow), optimize), run.input);
+        checkResult(run, result);
+        checkRecords(run, KNOWN_BUGS.inFlightAfterEnd ? await settledRecords(run, result.taskId) : result);
+        expect((await engine.store.getTask(result.taskId))?.status).toBe(result.status);
+      }),
+      { numRuns: RUNS },
+    );
+  }, 600_000);
+
+  it('agree with the run on random non-series-parallel DAGs with planned failures', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbitraryPlannedDagRun(), fc.boolean(), async (run, optimize) => {
+        const result = await engine.runTask(compile(stringify(run.workflow), optimize), run.input);
+        checkResult(run, result);
+        checkRecords(run, KNOWN_BUGS.inFlightAfterEnd ? await settledRecords(run, result.taskId) : result);
+      }),
+      { numRuns: DAG_RUNS },
+    );
+  }, 600_000);
+
+  // Reproductions of bugs in KNOWN_BUGS: `it.fails` passes while the bug is there. (asyncItems and
+  // parallelOnError leave rejected promises behind that no test can catch: see KNOWN_BUGS.)
+  it.fails('a parallel node over its tolerated failures is FAILED (bug: SUCCEEDED)', async () => {
+    const result = await engine.runTask(
+      compile(`name: tolerance-exceeded
+nodes:
+  begin: { type: start, next: each }
+  each:
+    type: parallel
+    items: $.input.items
+    toleratedFailurePercentage: 25
+    node: { type: sync, operator: test/outcome, input: { failures: $.item } }
+    next: done
+  done: { type: end }
+`),
+      { items: [0, 1] },
+    );
+    expect(result.error?.error).toBe('ToleratedFailureExceeded');
+    expect(result.events.find((e) => e.node === 'each')?.status).toBe('FAILED');
+  });
+
+  it.fails('a router decided by params that leads to another has its event (bug: none)', async () => {
+    const result = await engine.runTask(
+      compile(`name: chained-routers
+params: { a: true, b: true }
+nodes:
+  begin: { type: start, next: first }
+  first: { type: router, routes: [{ when: params.a, next: second }], default: other }
+  second: { type: router, routes: [{ when: params.b, next: work }], default: other }
+  work: { type: sync, operator: test/outcome, next: done }
+  other: { type: sync, operator: test/outcome, next: done }
+  done: { type: end }
+`),
+      {},
+    );
+    expect(result.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'first', 'second', 'work']);
+  });
+
+  it.fails('a failed fork leaves no RUNNING event in the result (bug: its other branches do)', async () => {
+    const result = await engine.runTask(
+      compile(`name: fork-fails
+nodes:
+  begin: { type: start, next: [quick, slow] }
+  quick: { type: sync, operator: test/outcome, input: { failures: 1 }, next: done }
+  slow: { type: sync, operator: test/outcome, input: { ms: 300 }, next: done }
+  done: { type: end }
+`),
+      {},
+    );
+    // Let `slow` end before the test does, whatever the assertions say.
+    await sleep(400);
+    expect(result.status).toBe('FAILED');
+    expect(result.events.find((e) => e.node === 'quick')?.status).toBe('FAILED');
+    for (const event of result.events)
+      expect(FINAL, `${event.node} is ${event.status}`).toContain(event.status);
+  });
+});

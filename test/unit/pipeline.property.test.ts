@@ -1,0 +1,290 @@
+// Fuzzing the whole pipeline, parse -> validate -> plan -> passes -> emit, through compileWorkflowText:
+// whatever the text, it returns (never throws) well-formed diagnostics, and ASL exactly when there is
+// no error; every ASL it returns passes asl-validator. Inputs: random bytes, YAML-ish token soup, JSON
+// values, valid workflows with every node type, and those workflows mutated in random places, in YAML
+// and in JSON, with random compile options. asl-validator runs in batches at the end of each property.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { type CompileOptions, type CompileResult, compileWorkflowText } from '../../lib/compiler/compile.js';
+import { type Diagnostic, DiagnosticCode, hasErrors } from '../../lib/dag/diagnostics.js';
+import { allStateNames, validateAslBatch } from '../support/asl.js';
+import { arbitraryMutations, arbitraryRichWorkflow, mutate } from '../support/rich-workflows.js';
+
+const RUNS = 150;
+
+/**
+ * Compiler bugs this fuzzing found, left out of the ASL check until fixed (each reproduced below with
+ * `it.fails`). Each makes ASL that asl-validator rejects, and so does the embedded engine: `dag run` of
+ * such a valid workflow stops with an internal error.
+ * - nullInLiteralArrays (lib/compiler/emit.ts): a literal array in a template (no references) holding
+ *   null or "" is emitted as is.
+ * - exponentInIntrinsic (emit.ts): a number that JSON writes with an exponent (1e+21) in an array with
+ *   references goes into States.Array(...) as `1e+21`.
+ * - duplicateStates (lib/compiler, planner): a node that a router's default reaches and a branch of a
+ *   fork on another of its routes reaches too is placed twice under one state name.
+ */
+const KNOWN_BUGS = { nullInLiteralArrays: true, exponentInIntrinsic: true, duplicateStates: true } as const;
+
+function hitsKnownBug(asl: Record<string, unknown>): boolean {
+  if (KNOWN_BUGS.nullInLiteralArrays && hasNullInLiteralArray(asl)) return true;
+  if (KNOWN_BUGS.exponentInIntrinsic && /States\.\w+\([^"]*\d[eE][+-]?\d/.test(JSON.stringify(asl)))
+    return true;
+  const names = allStateNames(asl);
+  return KNOWN_BUGS.duplicateStates && new Set(names).size !== names.length;
+}
+
+/** An array in the definition, outside `.$` fields, holding null or "": what asl-validator rejects. */
+function hasNullInLiteralArray(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some((v) => v === null || v === '' || hasNullInLiteralArray(v));
+  if (value !== null && typeof value === 'object') return Object.values(value).some(hasNullInLiteralArray);
+  return false;
+}
+const TIMEOUT_MS = 120_000;
+const CODES = new Set<string>(Object.values(DiagnosticCode));
+/** Top-level fields of a state machine definition (the batched validation checks only StartAt and States). */
+const TOP_LEVEL = new Set(['Comment', 'StartAt', 'States', 'TimeoutSeconds', 'Version', 'QueryLanguage']);
+
+interface Compiled {
+  readonly text: string;
+  readonly asl: Record<string, unknown>;
+}
+
+/** Compiles and checks what every answer must satisfy; collects the ASL for asl-validator. */
+function compileChecked(text: string, options: CompileOptions, into: Compiled[]): CompileResult {
+  const result = compileWorkflowText(text, options);
+  for (const d of result.diagnostics) expectWellFormed(d);
+  expect(result.asl === undefined, JSON.stringify(result.diagnostics)).toBe(hasErrors(result.diagnostics));
+  if (result.asl) {
+    const asl = result.asl as unknown as Record<string, unknown>;
+    for (const key of Object.keys(asl)) expect(TOP_LEVEL, `top-level field ${key}`).toContain(key);
+    if (asl.TimeoutSeconds !== undefined) expect(Number.isInteger(asl.TimeoutSeconds)).toBe(true);
+    into.push({ text, asl });
+  }
+  return result;
+}
+
+function expectWellFormed(d: Diagnostic): void {
+  expect(CODES, `diagnostic code ${d.code}`).toContain(d.code);
+  expect(['error', 'warning']).toContain(d.severity);
+  expect(d.message.length).toBeGreaterThan(0);
+  for (const position of [d.line, d.column])
+    if (position !== undefined) expect(Number.isInteger(position) && position >= 1, `${position}`).toBe(true);
+}
+
+function expectAllValid(all: readonly Compiled[]): void {
+  const compiled = all.filter((c) => !hitsKnownBug(c.asl));
+  const invalid = validateAslBatch(compiled.map((c) => c.asl));
+  const first = invalid[0];
+  if (first)
+    expect.fail(
+      `${invalid.length} definition(s) rejected by asl-validator; the first:\n${first.errors}\n--- workflow ---\n${compiled[first.index]!.text}`,
+    );
+}
+
+const optionsArbitrary: fc.Arbitrary<CompileOptions> = fc.record(
+  {
+    optimize: fc.boolean(),
+    strategy: fc.constantFrom('fastest' as const, 'cheapest' as const),
+    params: fc.dictionary(fc.constantFrom('p', 'q', 'route0', 'route1', 'route2', 'route3'), fc.jsonValue(), {
+      maxKeys: 3,
+    }),
+  },
+  { requiredKeys: [] },
+);
+
+describe('the compiler on arbitrary input', () => {
+  it(
+    'never throws on random text, token soup or JSON values',
+    () => {
+      const compiled: Compiled[] = [];
+      const token = fc.constantFrom(
+        'name: x\n',
+        'nodes:\n',
+        '  a: ',
+        '  b: ',
+        '{ type: start, next: b }\n',
+        '{ type: end }\n',
+        '{ type: sync, operator: t/x, next: b }\n',
+        '{ type: router, routes: [{ when: "input.a == 1", next: b }], default: b }\n',
+        '{ type: parallel, items: $.input.i, node: { type: sync, operator: t/x }, next: b }\n',
+        '{',
+        '}',
+        '[',
+        ']',
+        ', ',
+        '\n',
+        '  ',
+        '- ',
+        '&a ',
+        '*a ',
+        '<<: *a\n',
+        '"',
+        "'",
+        ': ',
+        '$.input',
+        '!!binary ',
+        '%YAML 1.2\n---\n',
+      );
+      const text = fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 300 }),
+        fc.array(token, { maxLength: 40 }).map((t) => t.join('')),
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc
+          .record({ name: fc.constant('json'), nodes: fc.dictionary(fc.string(), fc.jsonValue()) })
+          .map((v) => JSON.stringify(v)),
+      );
+      fc.assert(
+        fc.property(text, optionsArbitrary, (source, options) => {
+          compileChecked(source, options, compiled);
+        }),
+        { numRuns: 600 },
+      );
+      expectAllValid(compiled);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'compiles valid workflows with every node type, in YAML and JSON alike, to valid ASL',
+    () => {
+      const compiled: Compiled[] = [];
+      fc.assert(
+        fc.property(arbitraryRichWorkflow(), optionsArbitrary, (doc, options) => {
+          // Only the workflow's own params: random ones may rightly fail the task input checks.
+          const { params: _random, ...rest } = options;
+          const yaml = compileChecked(stringify(doc), rest, compiled);
+          expect(yaml.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+          const json = compileChecked(JSON.stringify(doc), rest, []);
+          expect(JSON.stringify(json.asl)).toBe(JSON.stringify(yaml.asl));
+        }),
+        { numRuns: RUNS },
+      );
+      expectAllValid(compiled);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'never throws on valid workflows mutated in random places, and what still compiles is valid ASL',
+    () => {
+      const compiled: Compiled[] = [];
+      const mutated = arbitraryRichWorkflow().chain((doc) =>
+        fc.tuple(fc.constant(doc), arbitraryMutations(Object.keys(doc.nodes)), fc.boolean()),
+      );
+      let stillCompiles = 0;
+      fc.assert(
+        fc.property(mutated, optionsArbitrary, ([doc, mutations, asJson], options) => {
+          const value = mutate(doc, mutations);
+          const text = asJson ? JSON.stringify(value) : stringify(value);
+          if (compileChecked(text, options, compiled).asl) stillCompiles++;
+        }),
+        { numRuns: 400 },
+      );
+      // The mutations are near misses, not only junk: some must still compile for the ASL check to bite.
+      expect(stillCompiles).toBeGreaterThan(20);
+      expectAllValid(compiled);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'never throws on random router conditions, and compiles the ones that parse to valid ASL',
+    () => {
+      const compiled: Compiled[] = [];
+      const part = fc.constantFrom(
+        'input.a',
+        'input.a.b[0]',
+        "input['a-b']",
+        'nodes.work.size',
+        'params.p',
+        'task.id',
+        'errors.work',
+        'exists(input.a)',
+        'not',
+        'and',
+        'or',
+        '(',
+        ')',
+        '==',
+        '!=',
+        '<',
+        '<=',
+        '>',
+        '>=',
+        'matches',
+        "'a*b'",
+        '"x"',
+        '1',
+        '-2.5',
+        '1e3',
+        'true',
+        'false',
+        'null',
+        '[',
+        ']',
+        '.',
+        '\\',
+      );
+      const condition = fc.array(part, { minLength: 1, maxLength: 8 }).map((parts) => parts.join(' '));
+      fc.assert(
+        fc.property(condition, fc.boolean(), (when, optimize) => {
+          const doc = {
+            name: 'conditions',
+            params: { p: 3 },
+            nodes: {
+              begin: { type: 'start', next: 'work' },
+              work: { type: 'sync', operator: 'test/x', next: 'route' },
+              route: { type: 'router', routes: [{ when, next: 'a' }], default: 'b' },
+              a: { type: 'sync', operator: 'test/a', next: 'done' },
+              b: { type: 'sync', operator: 'test/b', next: 'done' },
+              done: { type: 'end' },
+            },
+          };
+          compileChecked(stringify(doc), { optimize }, compiled);
+        }),
+        { numRuns: 500 },
+      );
+      expect(compiled.length).toBeGreaterThan(10);
+      expectAllValid(compiled);
+    },
+    TIMEOUT_MS,
+  );
+
+  it.fails('compiles a literal array holding null to valid ASL (bug: emitted as is)', () => {
+    const result = compileWorkflowText(`name: null-in-array
+nodes:
+  begin: { type: start, next: a }
+  a: { type: sync, operator: test/echo, input: { list: [1, null] }, next: done }
+  done: { type: end }
+`);
+    expect(result.asl).toBeDefined();
+    expect(validateAslBatch([result.asl as unknown as Record<string, unknown>])).toEqual([]);
+  });
+
+  it.fails('compiles a big number in an array with references to valid ASL (bug: 1e+21)', () => {
+    const result = compileWorkflowText(`name: exponent
+nodes:
+  begin: { type: start, next: a }
+  a: { type: sync, operator: test/echo, input: { list: [$.task.id, 1e21] }, next: done }
+  done: { type: end }
+`);
+    expect(validateAslBatch([result.asl as unknown as Record<string, unknown>])).toEqual([]);
+  });
+
+  it.fails('gives a node reached from a router and from a fork inside it one state name (bug: two)', () => {
+    const result = compileWorkflowText(`name: shared
+nodes:
+  begin: { type: start, next: r }
+  r: { type: router, routes: [{ when: "input.k == 0", next: f }], default: n }
+  f: { type: sync, operator: test/echo, next: [a, b] }
+  a: { type: sync, operator: test/echo, next: n }
+  b: { type: sync, operator: test/echo, next: done }
+  n: { type: sync, operator: test/echo, next: done }
+  done: { type: end }
+`);
+    expect(result.asl).toBeDefined();
+    const names = allStateNames(result.asl as unknown as Record<string, unknown>);
+    expect(new Set(names).size).toBe(names.length);
+  });
+});
