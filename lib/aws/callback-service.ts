@@ -34,6 +34,11 @@ export class TaskTokenGoneError extends Error {
 /** Step Functions' answers that mean the token will never be accepted again. */
 const GONE = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
 
+/** Step Functions says it no longer waits for this token (timed out, execution ended). */
+export function isTokenGone(error: unknown): boolean {
+  return GONE.has(errorName(error));
+}
+
 export interface TaskResponder {
   succeed(token: string, output: unknown): Promise<void>;
   fail(token: string, error: { error: string; cause: string }): Promise<void>;
@@ -129,7 +134,7 @@ async function resume(workId: string, send: () => Promise<void>): Promise<void> 
   try {
     await send();
   } catch (error) {
-    if (GONE.has(errorName(error))) throw new TaskTokenGoneError(workId, errorName(error), { cause: error });
+    if (isTokenGone(error)) throw new TaskTokenGoneError(workId, errorName(error), { cause: error });
     throw error;
   }
 }

@@ -1,7 +1,7 @@
 // Async work (dag-spec §2, §7): the dispatch function that `.waitForTaskToken` Tasks invoke, the work
 // queues (with one dead-letter queue), the engine's EventBridge bus, the callback functions behind
-// both the `dag.worker` / `Node Callback` rule and `POST /callbacks/{id}`, and the notifier and
-// tolerance functions that compiled Tasks call.
+// both the `dag.worker` / `Node Callback` rule and `POST /callbacks/{id}`, the barrier function that
+// `--plan fastest` wait and release states call, and the notifier and tolerance functions.
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -40,6 +40,8 @@ export class AsyncDispatch extends Construct {
   readonly callbackEvents: EngineFunction;
   readonly notifier: EngineFunction;
   readonly tolerance: EngineFunction;
+  /** Cross-branch barriers: parks a wait's token, resumes it once its producers released it. */
+  readonly barrier: EngineFunction;
   readonly callbackRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: AsyncDispatchProps) {
@@ -146,6 +148,25 @@ export class AsyncDispatch extends Construct {
       serviceName: 'tolerance',
       memorySize: 256,
     });
+
+    this.barrier = new EngineFunction(this, 'Barrier', {
+      entry: handlerEntry('barrier'),
+      description: 'Cross-branch barriers (--plan fastest): parks wait tokens, resumes them on release',
+      serviceName: 'barrier',
+      memorySize: 256,
+    });
+    this.barrier.bindTable(tables.barriers, ENV.BARRIERS_TABLE, 'rw');
+    // Only SendTaskSuccess: a barrier never fails or heartbeats a wait. A policy of its own, as above.
+    const resumes = new iam.Policy(this, 'BarrierResumes', {
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['states:SendTaskSuccess'],
+          resources: [stateMachineArnPattern(this, props.stateMachinePrefix)],
+        }),
+      ],
+      roles: [this.barrier.role],
+    });
+    acknowledgeCompiledMachines(resumes, props.stateMachinePrefix);
 
     catalog.connectBus(this.bus);
   }

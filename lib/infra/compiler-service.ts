@@ -76,6 +76,7 @@ export class CompilerService extends Construct {
       scripts.function,
       dispatch.notifier,
       dispatch.tolerance,
+      dispatch.barrier,
     ]);
     for (const queue of dispatch.queues.values()) queue.grantSendMessages(this.executionRole);
     dispatch.bus.grantPutEventsTo(this.executionRole);
@@ -118,6 +119,7 @@ export class CompilerService extends Construct {
       [ENV.SCRIPT_FUNCTION_NAME]: scripts.function.functionName,
       [ENV.NOTIFIER_FUNCTION_NAME]: dispatch.notifier.functionName,
       [ENV.TOLERANCE_FUNCTION_NAME]: dispatch.tolerance.functionName,
+      [ENV.BARRIER_FUNCTION_NAME]: dispatch.barrier.functionName,
       [ENV.EVENT_BUS_NAME]: dispatch.bus.eventBusName,
     };
     const compilerProps = {

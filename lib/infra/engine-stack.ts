@@ -101,6 +101,7 @@ export class EngineStack extends Stack {
         dispatch.callbackEvents,
         dispatch.notifier,
         dispatch.tolerance,
+        dispatch.barrier,
         scripts.function,
         status.function,
         ...catalog.allFunctions,

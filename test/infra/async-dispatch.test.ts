@@ -120,4 +120,37 @@ describe('AsyncDispatch', () => {
       Environment: { Variables: Match.objectLike({ [ENV.SERVICE_NAME]: 'tolerance' }) },
     });
   });
+
+  it('has the barrier function: the barriers table, and SendTaskSuccess only, on the compiled machines', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          [ENV.SERVICE_NAME]: 'barrier',
+          [ENV.BARRIERS_TABLE]: Match.anyValue(),
+        }),
+      },
+    });
+    const policy = template.findResources('AWS::IAM::Policy', {
+      Properties: { PolicyName: Match.stringLikeRegexp('BarrierResumes') },
+    });
+    const [only] = Object.values(policy);
+    expect(only!.Properties.Roles).toHaveLength(1);
+    const [statement] = only!.Properties.PolicyDocument.Statement;
+    expect(statement.Action).toBe('states:SendTaskSuccess');
+    expect(JSON.stringify(statement.Resource)).toContain(`:stateMachine:${PREFIX}-*`);
+    const barrierRole =
+      template.findResources('AWS::Lambda::Function')[
+        logicalIdOf(template, 'AWS::Lambda::Function', 'AsyncBarrierFunction')
+      ]!.Properties.Role['Fn::GetAtt'][0];
+    const tablesReached = identityStatements(template)
+      .filter((entry) =>
+        JSON.stringify(
+          template.findResources('AWS::IAM::Policy')[entry.logicalId]?.Properties.Roles ?? [],
+        ).includes(barrierRole),
+      )
+      .filter((entry) => JSON.stringify(entry.statement.Action).includes('dynamodb:'))
+      .map((entry) => JSON.stringify(entry.statement.Resource));
+    expect(tablesReached.length).toBeGreaterThan(0);
+    for (const resource of tablesReached) expect(resource).toContain('TrackingBarriers');
+  });
 });

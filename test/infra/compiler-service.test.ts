@@ -50,6 +50,7 @@ describe('CompilerService', () => {
       .sort();
     expect(names).toEqual(
       [
+        fnId('AsyncBarrierFunction'),
         fnId('AsyncDispatchFunction'),
         fnId('AsyncNotifierFunction'),
         fnId('AsyncToleranceFunction'),
@@ -75,6 +76,7 @@ describe('CompilerService', () => {
           [ENV.SCRIPT_FUNCTION_NAME]: { Ref: fnId('ScriptsScriptFunction') },
           [ENV.NOTIFIER_FUNCTION_NAME]: { Ref: fnId('AsyncNotifierFunction') },
           [ENV.TOLERANCE_FUNCTION_NAME]: { Ref: fnId('AsyncToleranceFunction') },
+          [ENV.BARRIER_FUNCTION_NAME]: { Ref: fnId('AsyncBarrierFunction') },
           [ENV.EVENT_BUS_NAME]: Match.anyValue(),
           [ENV.WORKFLOWS_TABLE]: Match.anyValue(),
         }),
