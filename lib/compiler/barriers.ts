@@ -145,12 +145,11 @@ class TreeSchedule {
   readonly incoming: Edge[][] = [];
   readonly time: number[] = [];
   private readonly finishOfUnit = new Map<string, number>();
-  private readonly startOfUnit = new Map<string, number>();
   readonly root: { start: number; finish: number };
 
   constructor(
     tree: Node,
-    private readonly waits: ReadonlyMap<string, ReadonlySet<string>>,
+    waits: ReadonlyMap<string, ReadonlySet<string>>,
     private readonly weight: (id: string) => number,
   ) {
     this.root = this.build(tree);
@@ -174,7 +173,6 @@ class TreeSchedule {
     switch (node.kind) {
       case 'unit':
         this.incoming[finish]!.push({ from: start, delay: this.weight(node.id) });
-        this.startOfUnit.set(node.id, start);
         this.finishOfUnit.set(node.id, finish);
         break;
       case 'seq': {
@@ -350,6 +348,14 @@ function liftCuts(dag: AndDag, tree: NestTree, slack: number): NestPlan {
     .sort(([a], [b]) => byOrder(a, b))
     .map(([consumer, producers]) => ({ consumer, producers: [...producers].sort(byOrder) }));
   return { tree: freeze(root.items.length === 1 ? root.items[0]! : root), barriers };
+}
+
+/** The critical path of an AND-DAG: the makespan no plan can beat. */
+export function criticalPathOf(dag: AndDag): number {
+  const predecessors = new Map<string, string[]>(dag.order.map((id) => [id, []]));
+  for (const id of dag.order)
+    for (const next of dag.successors.get(id) ?? []) predecessors.get(next)?.push(id);
+  return longestPath(dag, predecessors);
 }
 
 function longestPath(dag: AndDag, predecessors: ReadonlyMap<string, readonly string[]>): number {

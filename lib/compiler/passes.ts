@@ -94,6 +94,31 @@ export const pruneUnreachable: PlanPass = {
   run: (plan) => plan.dag.unreachable.map((n) => `pruned unreachable node '${n}'`),
 };
 
+/**
+ * Reports how the planner ran each fork region (dag-spec §6): nested into Parallel states, and with
+ * `--plan fastest` the cross-branch barriers that bring it to its critical path (barriers.ts).
+ */
+export const planForks: PlanPass = {
+  name: 'plan-forks',
+  description:
+    'nest each fork region into Parallel states; add barriers where nesting alone would delay a node',
+  run: (plan) =>
+    plan.forks.map((fork) => {
+      const where = `fork '${fork.fork}'${fork.join === undefined ? '' : ` to '${fork.join}'`} (${fork.units} units)`;
+      const times = (makespan: number) =>
+        `makespan ${seconds(makespan)}, critical path ${seconds(fork.criticalPath)}`;
+      if (fork.barriers.length === 0) return `${where}: nested, ${times(fork.nestedMakespan)}`;
+      const waits = fork.barriers.map(
+        (b) => `'${b.consumer}' waits for ${b.producers.map((p) => `'${p}'`).join(', ')}`,
+      );
+      return `${where}: nested at ${seconds(fork.nestedMakespan)}; ${fork.barriers.length} barrier(s) (${waits.join('; ')}): ${times(fork.makespan)}`;
+    }),
+};
+
+function seconds(value: number): string {
+  return `${Number(value.toFixed(3))} s`;
+}
+
 /** Folds `params.*` into router conditions and removes the branches they rule out. */
 export const pruneDecidedRouters: PlanPass = {
   name: 'prune-decided-routers',
@@ -210,6 +235,7 @@ export const chooseMapMode: PlanPass = {
 /** The passes in the order they run. Routers are decided before anything else looks at the graph. */
 export const OPTIMIZATION_PASSES: readonly PlanPass[] = [
   pruneUnreachable,
+  planForks,
   pruneDecidedRouters,
   dropStartPlaceholder,
   foldEnds,

@@ -141,6 +141,9 @@ export interface ForkPlan {
   readonly nestedMakespan: number;
   /** Makespan of the plan chosen. */
   readonly makespan: number;
+  /** The region's critical path: what no plan can beat. */
+  readonly criticalPath: number;
+  readonly strategy: 'fastest' | 'cheapest';
   readonly barriers: readonly { readonly consumer: string; readonly producers: readonly string[] }[];
 }
 

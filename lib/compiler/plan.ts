@@ -4,7 +4,7 @@
 import { commonPostDominator, immediatePostDominators, reachableWithin, VIRTUAL_EXIT } from '../dag/graph.js';
 import { nextList, type WorkflowNode } from '../dag/schema.js';
 import type { ValidatedDag } from '../dag/validate.js';
-import { type NestStrategy, planNesting, scheduleNestPlan } from './barriers.js';
+import { criticalPathOf, type NestStrategy, planNesting, scheduleNestPlan } from './barriers.js';
 import type { ExecutionPlan, ForkPlan, PlanScope, PlanState, Transition } from './plan-types.js';
 import type { NestTree } from './structure.js';
 
@@ -209,6 +209,8 @@ class Planner {
       units: units.order.length,
       nestedMakespan: scheduleNestPlan(nested, andDag.weight).makespan,
       makespan: scheduleNestPlan(chosen, andDag.weight).makespan,
+      criticalPath: criticalPathOf(andDag),
+      strategy: this.strategy,
       barriers: chosen.barriers,
     });
     // The join's entry is known before it is placed: every node's state is named after it.
