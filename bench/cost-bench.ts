@@ -50,7 +50,20 @@ function stubHandlers(
   const handlers: Record<string, (input: unknown) => unknown> = {};
   const plan = compiled.plan!;
   for (const state of allStates(plan)) {
-    if (state.kind === 'task') {
+    if (state.kind === 'task' && state.nodes.length > 1) {
+      // A fused chain returns the context's nodes with each node's output added.
+      handlers[state.name] = (input) => {
+        const nodes = { ...(input as { context: { nodes: object } }).context.nodes } as Record<
+          string,
+          unknown
+        >;
+        for (const name of state.nodes) {
+          const node = plan.dag.nodes.get(name)!;
+          nodes[name] = node.type === 'sync' ? (STUB_OUTPUTS[node.operator] ?? {}) : {};
+        }
+        return nodes;
+      };
+    } else if (state.kind === 'task') {
       const node = plan.dag.nodes.get(state.nodes[0]!)!;
       handlers[state.name] = () => {
         if (node.type === 'script') return { tier: 'sd', title: 'x' };

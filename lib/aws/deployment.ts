@@ -21,6 +21,8 @@ export interface EngineDeployment {
   readonly notifierFunctionName: string;
   readonly toleranceFunctionName: string;
   readonly barrierFunctionName: string;
+  /** operator group -> the function that runs fused chains of that group's operators. */
+  readonly chainFunctions: Readonly<Record<string, string>>;
   readonly eventBusName: string;
 }
 
@@ -41,6 +43,7 @@ export function deploymentFromEnv(env: Environment = process.env): EngineDeploym
     notifierFunctionName: requireEnv(ENV.NOTIFIER_FUNCTION_NAME, env),
     toleranceFunctionName: requireEnv(ENV.TOLERANCE_FUNCTION_NAME, env),
     barrierFunctionName: requireEnv(ENV.BARRIER_FUNCTION_NAME, env),
+    chainFunctions: requireJsonMapEnv(ENV.CHAIN_FUNCTIONS, env),
     eventBusName: requireEnv(ENV.EVENT_BUS_NAME, env),
   };
 }
@@ -88,6 +91,11 @@ export function awsBindings(deployment: EngineDeployment): ResourceBindings {
     notifierFunctionArn: arn(deployment.notifierFunctionName),
     toleranceFunctionArn: arn(deployment.toleranceFunctionName),
     barrierFunctionArn: arn(deployment.barrierFunctionName),
+    chainFunctionArn: (group) => {
+      const name = deployment.chainFunctions[group];
+      if (name === undefined) throw new UnknownOperatorFunctionError(`${group} chain`);
+      return arn(name);
+    },
     eventBusName: deployment.eventBusName,
     queueUrl: (queue) =>
       deployment.queues[queue] ??

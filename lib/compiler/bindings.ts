@@ -1,5 +1,6 @@
 // The resources a compiled state machine calls. The AWS stack passes real ARNs, the embedded engine
 // its own names (it binds Task states by name, never calling these), `dag compile` placeholders.
+import type { OperatorGroup } from '../runtime/operator-groups.js';
 
 export interface ResourceBindings {
   /** The Lambda function that runs an operator (through the operator runtime). */
@@ -14,6 +15,8 @@ export interface ResourceBindings {
   readonly toleranceFunctionArn: string;
   /** Cross-branch barriers (`--plan fastest`): parks a wait's token, releases it when producers end. */
   readonly barrierFunctionArn: string;
+  /** The Lambda that runs fused chains of sync nodes whose operators are all of this group. */
+  chainFunctionArn(group: OperatorGroup): string;
   /** The engine's EventBridge bus, for `kind: eventbridge` callback nodes. */
   readonly eventBusName: string;
   /** The URL of an SQS queue named in a `kind: sqs` callback node. */
@@ -41,6 +44,7 @@ export function placeholderBindings(): ResourceBindings {
     notifierFunctionArn: lambdaArn('dag-notifier'),
     toleranceFunctionArn: lambdaArn('dag-tolerance'),
     barrierFunctionArn: lambdaArn('dag-barrier'),
+    chainFunctionArn: (group) => lambdaArn(`dag-chain-${group}`),
     eventBusName: 'dag-engine',
     queueUrl: (queue) => `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${queue}`,
   };

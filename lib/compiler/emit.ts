@@ -10,8 +10,10 @@ import {
   type ItemNode,
   type OperatorNode,
   type Retry,
+  type SyncNode,
   type WorkflowNode,
 } from '../dag/schema.js';
+import { operatorGroupOf } from '../runtime/operator-groups.js';
 import type { ResourceBindings } from './bindings.js';
 import { conditionToChoiceRule } from './choice.js';
 import { formatReferencePath } from './jsonpath.js';
@@ -64,7 +66,7 @@ const BARRIER_RETRY = {
 /** Where a barrier wait puts what the producers' branches knew, until its merge state takes it in. */
 const BARRIER_RESULT_PATH = '$.released';
 
-/** Seconds a script Task waits beyond the script's own limit, for the function's start-up. */
+/** Seconds a script (or fused chain) Task waits beyond its own limits, for the function's start-up. */
 const SCRIPT_TASK_MARGIN_SECONDS = 30;
 
 export function emitAsl(plan: ExecutionPlan, bindings: ResourceBindings): AslDefinition {
@@ -122,7 +124,10 @@ class Emitter {
         };
       case 'task': {
         const name = state.nodes[0]!;
-        const task = this.task(name, this.node(name) as OperatorNode | CallbackNode, undefined);
+        const task =
+          state.nodes.length > 1
+            ? this.fusedTask(state.nodes)
+            : this.task(name, this.node(name) as OperatorNode | CallbackNode, undefined);
         return { ...task, ...catcher(state.catch), ...this.exit(state) };
       }
       case 'map':
@@ -315,6 +320,31 @@ class Emitter {
       case 'callback':
         return this.callback(name, node);
     }
+  }
+
+  /**
+   * A fused chain of sync nodes (the `fuse-sync-chains` pass): the chain function runs them in order
+   * (lib/runtime/fused-chain.ts), reading each input template against the context as the chain has
+   * made it, so the templates travel as JSON text; it returns the context's `nodes` with every output.
+   */
+  private fusedTask(names: readonly string[]): AslState {
+    const defaults = this.plan.dag.workflow.defaults;
+    const nodes = names.map((name) => ({ name, node: this.node(name) as SyncNode }));
+    const chain = nodes.map(({ name, node }) => ({
+      node: name,
+      operator: node.operator,
+      input: JSON.stringify(node.input ?? { input: '$.input', nodes: '$.nodes' }),
+      timeoutSeconds: node.timeout ?? defaults?.timeout ?? DEFAULT_SYNC_TIMEOUT_SECONDS,
+    }));
+    return {
+      Type: 'Task',
+      Resource: this.bindings.chainFunctionArn(operatorGroupOf(nodes[0]!.node.operator)),
+      Parameters: { 'task.$': '$.task', 'retryCount.$': '$$.State.RetryCount', chain, 'context.$': '$' },
+      ResultPath: '$.nodes',
+      // Each node's own limit is kept by the runtime; this only bounds the whole invocation.
+      TimeoutSeconds: chain.reduce((sum, link) => sum + link.timeoutSeconds, 0) + SCRIPT_TASK_MARGIN_SECONDS,
+      ...this.retry(nodes[0]!.node.retry),
+    };
   }
 
   private callback(name: string, node: CallbackNode): AslState {

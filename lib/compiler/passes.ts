@@ -2,9 +2,11 @@
 // a report of what it changed) so `dag plan --explain` can show them. Order matters where noted.
 import type { ConditionExpr } from '../dag/condition-ast.js';
 import { isReference } from '../dag/reference.js';
+import { DEFAULT_SYNC_TIMEOUT_SECONDS, type SyncNode } from '../dag/schema.js';
+import { LAMBDA_MAX_SECONDS, operatorGroupOf } from '../runtime/operator-groups.js';
 import { foldParams } from './choice.js';
 import { declaredMaxItems, inlineMapItemLimit } from './limits.js';
-import type { ExecutionPlan, PassReport, PlanScope, PlanState, Transition } from './plan-types.js';
+import type { ExecutionPlan, PassReport, PlanScope, PlanState, TaskState, Transition } from './plan-types.js';
 
 export interface PlanPass {
   readonly name: string;
@@ -177,6 +179,65 @@ export const dropStartPlaceholder: PlanPass = {
 };
 
 /**
+ * A chain of sync nodes, each the only way into the next, runs as one Task: the runtime runs the nodes
+ * one after the other in one invocation and still records one event and one trace per node (a
+ * transition costs about 80 small Lambda requests). Only where nothing tells the nodes apart at run
+ * time: no `onError` (its path must start at that node), the same retry policy (the Task retries as a
+ * whole; the runtime skips nodes that already succeeded), time limits that fit one Lambda together,
+ * operators of one runtime group (the chain runs in one function), and no `fuse: false`.
+ */
+export const fuseSyncChains: PlanPass = {
+  name: 'fuse-sync-chains',
+  description: 'run chains of sync nodes in one Task, one event and trace per node still',
+  run(plan) {
+    const changes: string[] = [];
+    const workflow = plan.dag.workflow;
+    const fusible = (state: PlanState): state is TaskState =>
+      state.kind === 'task' &&
+      state.catch === undefined &&
+      state.endsAs === undefined &&
+      state.nodes.every((name) => {
+        const node = plan.dag.nodes.get(name);
+        return node?.type === 'sync' && node.fuse !== false && node.onError === undefined;
+      });
+    const syncNode = (name: string) => plan.dag.nodes.get(name) as SyncNode;
+    const retryOf = (name: string) =>
+      JSON.stringify(syncNode(name).retry ?? workflow.defaults?.retry ?? null);
+    const timeoutOf = (name: string) =>
+      syncNode(name).timeout ?? workflow.defaults?.timeout ?? DEFAULT_SYNC_TIMEOUT_SECONDS;
+    const fits = (nodes: readonly string[]) =>
+      new Set(nodes.map((n) => operatorGroupOf(syncNode(n).operator))).size === 1 &&
+      new Set(nodes.map(retryOf)).size === 1 &&
+      nodes.reduce((sum, n) => sum + timeoutOf(n), 0) <= LAMBDA_MAX_SECONDS;
+
+    forEachScope(plan.root, (scope) => {
+      const incoming = new Map<string, number>([[scope.startAt, 1]]);
+      for (const state of scope.states.values())
+        for (const target of targetsOf(state)) incoming.set(target, (incoming.get(target) ?? 0) + 1);
+      for (const head of [...scope.states.values()]) {
+        if (!scope.states.has(head.name) || !fusible(head)) continue;
+        for (;;) {
+          const next = 'next' in head.transition ? scope.states.get(head.transition.next) : undefined;
+          if (
+            !next ||
+            !fusible(next) ||
+            incoming.get(next.name) !== 1 ||
+            !fits([...head.nodes, ...next.nodes])
+          )
+            break;
+          head.nodes.push(...next.nodes);
+          head.transition = next.transition;
+          scope.states.delete(next.name);
+        }
+        if (head.nodes.length > 1)
+          changes.push(`${head.nodes.map((n) => `'${n}'`).join(', ')} run as one Task '${head.name}'`);
+      }
+    });
+    return changes;
+  },
+};
+
+/**
  * An end node reached from exactly one state needs no state of its own: that state ends the task
  * with the end's output. Only succeeded ends whose output is the default or one reference, after a
  * state that can carry OutputPath and End (not a Choice).
@@ -238,6 +299,8 @@ export const OPTIMIZATION_PASSES: readonly PlanPass[] = [
   planForks,
   pruneDecidedRouters,
   dropStartPlaceholder,
+  // Before fold-end: a fused chain's Task can then end the task itself.
+  fuseSyncChains,
   foldEnds,
   chooseMapMode,
 ];

@@ -27,6 +27,8 @@ export const ENV = {
   NOTIFIER_FUNCTION_NAME: 'DAG_NOTIFIER_FUNCTION_NAME',
   TOLERANCE_FUNCTION_NAME: 'DAG_TOLERANCE_FUNCTION_NAME',
   BARRIER_FUNCTION_NAME: 'DAG_BARRIER_FUNCTION_NAME',
+  /** JSON `{ "<operator group>": "<function name>" }`: the Lambda that runs fused chains of that group. */
+  CHAIN_FUNCTIONS: 'DAG_CHAIN_FUNCTIONS',
   /** The role every compiled state machine runs with. */
   STATE_MACHINE_ROLE_ARN: 'DAG_STATE_MACHINE_ROLE_ARN',
   /** Compiled state machines are named `<prefix>-<workflow>`. */

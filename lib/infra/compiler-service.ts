@@ -72,6 +72,7 @@ export class CompilerService extends Construct {
     });
     grantInvokeUnqualified(this.executionRole, [
       ...catalog.taskFunctions,
+      ...catalog.chainFunctions,
       dispatch.dispatch,
       scripts.function,
       dispatch.notifier,
@@ -120,6 +121,9 @@ export class CompilerService extends Construct {
       [ENV.NOTIFIER_FUNCTION_NAME]: dispatch.notifier.functionName,
       [ENV.TOLERANCE_FUNCTION_NAME]: dispatch.tolerance.functionName,
       [ENV.BARRIER_FUNCTION_NAME]: dispatch.barrier.functionName,
+      [ENV.CHAIN_FUNCTIONS]: stack.toJsonString(
+        Object.fromEntries([...catalog.chains].map(([group, fn]) => [group, fn.functionName])),
+      ),
       [ENV.EVENT_BUS_NAME]: dispatch.bus.eventBusName,
     };
     const compilerProps = {

@@ -5,9 +5,14 @@
 // plus, for each work queue an operator consumes (`via: queue` with an operator), a consumer function
 // with the queue as its event source. The three share one bundle (CDK stages an asset once).
 //
+// plus, per operator group, a chain function running fused chains of sync nodes of that group (one
+// bundle with all of the group's operators, from a module generated at synth time).
+//
 // media/* and analysis/* run ffmpeg: x86_64 with the ffmpeg layer (see ffmpeg-layer.ts), more memory,
-// disk and time. The others run on arm64.
-import { join } from 'node:path';
+// disk and time. The others run on arm64 (lib/runtime/operator-groups.ts).
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -16,6 +21,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../config/env.js';
+import { type OperatorGroup, operatorGroupOf } from '../runtime/operator-groups.js';
 import { EngineFunction } from './engine-function.js';
 import { FFMPEG_EXTERNALS, FfmpegLayer } from './ffmpeg-layer.js';
 import { grantObjectRead, grantObjectWrite } from './grants.js';
@@ -28,8 +34,6 @@ export interface OperatorCatalogProps {
   readonly bucket: s3.IBucket;
   /** The catalog; every module under functions/operators by default. */
   readonly operators?: readonly OperatorModule[];
-  /** Operator namespaces that run ffmpeg (x86_64 + the ffmpeg layer). */
-  readonly ffmpegNamespaces?: readonly string[];
 }
 
 /** Where operators write outputs inside the bucket. */
@@ -44,6 +48,8 @@ export interface OperatorFunctions {
 
 export class OperatorCatalog extends Construct {
   readonly operators: ReadonlyMap<string, OperatorFunctions>;
+  /** Per operator group of the catalog: the function fused chains of its sync nodes run in. */
+  readonly chains: ReadonlyMap<OperatorGroup, EngineFunction>;
   /** queue name -> the consumer function of the operator that consumes it. */
   readonly consumers = new Map<string, { operator: string; function: EngineFunction }>();
   readonly ffmpeg: FfmpegLayer;
@@ -65,6 +71,19 @@ export class OperatorCatalog extends Construct {
       operators.set(module.operator, { task, worker });
     }
     this.operators = operators;
+    const groups = new Map<OperatorGroup, OperatorModule[]>();
+    for (const module of modules) {
+      const group = this.groupOf(module.operator);
+      groups.set(group, [...(groups.get(group) ?? []), module]);
+    }
+    this.chains = new Map(
+      [...groups].map(([group, members]) => [group, this.chainFunction(group, members)] as const),
+    );
+  }
+
+  /** Chain functions, for the execution role's invoke grant. */
+  get chainFunctions(): EngineFunction[] {
+    return [...this.chains.values()];
   }
 
   /** Task functions by operator. */
@@ -82,6 +101,7 @@ export class OperatorCatalog extends Construct {
       ...this.taskFunctions,
       ...this.workerFunctions,
       ...[...this.consumers.values()].map((c) => c.function),
+      ...this.chainFunctions,
     ];
   }
 
@@ -114,21 +134,80 @@ export class OperatorCatalog extends Construct {
     return fn;
   }
 
+  /** The compiler groups operators by the same rule, to fuse only chains one function can run. */
+  private groupOf(operator: string): OperatorGroup {
+    return operatorGroupOf(operator);
+  }
+
   private operatorFunction(
     id: string,
     module: OperatorModule,
     handler: string,
     what: string,
   ): EngineFunction {
-    const { tables, bucket } = this.props;
-    const ffmpeg = usesFfmpeg(module.operator, this.props.ffmpegNamespaces ?? ['media', 'analysis']);
-    const fn = new EngineFunction(this, id, {
+    return this.groupFunction(id, this.groupOf(module.operator), {
       entry: join(PROJECT_ROOT, 'functions', 'operator', 'handler.ts'),
       handler,
       description: `Operator ${module.operator}: ${what}`,
       serviceName: `operator:${module.operator}`,
       esbuildArgs: { '--alias:@dag/operator': `./${module.path}` },
-      ...(ffmpeg
+      operator: module.operator,
+    });
+  }
+
+  /**
+   * One function for fused chains of a group: its bundle holds all of the group's operators, listed
+   * in a module written at synth time (under node_modules/.cache, never committed).
+   */
+  private chainFunction(group: OperatorGroup, members: readonly OperatorModule[]): EngineFunction {
+    const folder = join(PROJECT_ROOT, 'node_modules', '.cache', 'media-dag');
+    mkdirSync(folder, { recursive: true });
+    // Named by its content: stacks with different catalogs never share (or overwrite) one module.
+    const digest = createHash('sha256')
+      .update(members.map((m) => `${m.operator}=${m.path}`).join('\n'))
+      .digest('hex')
+      .slice(0, 12);
+    const registry = join(folder, `chain-operators-${group}-${digest}.ts`);
+    const lines = members.map(
+      (m, i) =>
+        `import { handler as op${i} } from '${relative(folder, join(PROJECT_ROOT, m.path)).split('\\').join('/')}';`,
+    );
+    const entries = members.map((m, i) => `  ${JSON.stringify(m.operator)}: op${i},`);
+    writeFileSync(
+      registry,
+      `// Generated by lib/infra/operator-catalog.ts: the operators of group '${group}'.\n${lines.join('\n')}\nexport const operators = {\n${entries.join('\n')}\n};\n`,
+    );
+    return this.groupFunction(`Chain${constructIdOf(group)}`, group, {
+      entry: join(PROJECT_ROOT, 'functions', 'chain', 'handler.ts'),
+      handler: 'handler',
+      description: `Fused chains of ${group} operators`,
+      serviceName: `chain:${group}`,
+      esbuildArgs: {
+        '--alias:@dag/chain-operators': `./${relative(PROJECT_ROOT, registry).split('\\').join('/')}`,
+      },
+    });
+  }
+
+  private groupFunction(
+    id: string,
+    group: OperatorGroup,
+    props: {
+      entry: string;
+      handler: string;
+      description: string;
+      serviceName: string;
+      esbuildArgs: Record<string, string>;
+      operator?: string;
+    },
+  ): EngineFunction {
+    const { tables, bucket } = this.props;
+    const fn = new EngineFunction(this, id, {
+      entry: props.entry,
+      handler: props.handler,
+      description: props.description,
+      serviceName: props.serviceName,
+      esbuildArgs: props.esbuildArgs,
+      ...(group === 'ffmpeg'
         ? {
             architecture: lambda.Architecture.X86_64,
             format: 'cjs' as const,
@@ -138,9 +217,10 @@ export class OperatorCatalog extends Construct {
             ephemeralStorageSize: 10_240,
             timeout: Duration.minutes(15),
           }
-        : { memorySize: 1024, timeout: Duration.minutes(5) }),
+        : // A chain may take its nodes' limits together, up to Lambda's 15 minutes.
+          { memorySize: 1024, timeout: props.operator ? Duration.minutes(5) : Duration.minutes(15) }),
       environment: {
-        [ENV.OPERATOR]: module.operator,
+        ...(props.operator ? { [ENV.OPERATOR]: props.operator } : {}),
         [ENV.OBJECT_ROOT]: `s3://${bucket.bucketName}/${OBJECTS_PREFIX}`,
       },
     });
@@ -157,10 +237,6 @@ export class OperatorCatalog extends Construct {
 function allowCallbacks(fn: EngineFunction, bus: events.IEventBus): void {
   fn.addEnvironment(ENV.EVENT_BUS_NAME, bus.eventBusName);
   bus.grantPutEventsTo(fn.role);
-}
-
-function usesFfmpeg(operator: string, namespaces: readonly string[]): boolean {
-  return namespaces.some((namespace) => operator.startsWith(`${namespace}/`));
 }
 
 /** `media/transcode-whole` -> `MediaTranscodeWhole`. */

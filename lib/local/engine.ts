@@ -26,6 +26,7 @@ import {
   callbackError,
   screenCallback,
 } from '../runtime/callbacks.js';
+import { type FusedChainInput, runFusedChain } from '../runtime/fused-chain.js';
 import { sendHttpCallback } from '../runtime/http-callback.js';
 import {
   errorInfo,
@@ -421,7 +422,17 @@ export class EmbeddedEngine {
     };
     const segmentsDone = new Map<string, number>();
     for (const state of allStates(plan)) {
-      if (state.kind === 'task') {
+      if (state.kind === 'task' && state.nodes.length > 1) {
+        handlers[state.name] = async (input) =>
+          runFusedChain(input as FusedChainInput, {
+            runtime: this.runtime,
+            loadOperator: (operator) => this.catalog.load(operator),
+            recorded: async (node) =>
+              reuse.has(node)
+                ? { status: 'SUCCEEDED', attempts: 1, output: reuse.get(node) }
+                : this.store.getWork(eventIdOf(task.id, node)),
+          });
+      } else if (state.kind === 'task') {
         const name = state.nodes[0]!;
         const node = plan.dag.nodes.get(name)!;
         handlers[state.name] = async (input) =>

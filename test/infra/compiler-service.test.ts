@@ -51,6 +51,8 @@ describe('CompilerService', () => {
     expect(names).toEqual(
       [
         fnId('AsyncBarrierFunction'),
+        fnId('OperatorsChainFfmpegFunction'),
+        fnId('OperatorsChainStandardFunction'),
         fnId('AsyncDispatchFunction'),
         fnId('AsyncNotifierFunction'),
         fnId('AsyncToleranceFunction'),
@@ -77,6 +79,7 @@ describe('CompilerService', () => {
           [ENV.NOTIFIER_FUNCTION_NAME]: { Ref: fnId('AsyncNotifierFunction') },
           [ENV.TOLERANCE_FUNCTION_NAME]: { Ref: fnId('AsyncToleranceFunction') },
           [ENV.BARRIER_FUNCTION_NAME]: { Ref: fnId('AsyncBarrierFunction') },
+          [ENV.CHAIN_FUNCTIONS]: Match.anyValue(),
           [ENV.EVENT_BUS_NAME]: Match.anyValue(),
           [ENV.WORKFLOWS_TABLE]: Match.anyValue(),
         }),

@@ -51,6 +51,27 @@ describe('OperatorCatalog', () => {
     ).toEqual(['index.handleWork', 'index.handler']);
   });
 
+  it('deploys one chain function per operator group, bundling every operator of that group', () => {
+    expect([...catalog.chains.keys()].sort()).toEqual(['ffmpeg', 'standard']);
+    const chains = Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) =>
+      String(fn.Properties.Environment?.Variables?.[ENV.SERVICE_NAME]).startsWith('chain:'),
+    );
+    const byGroup: Record<
+      string,
+      { Architectures: string[]; Timeout: number; Environment: { Variables: Record<string, unknown> } }
+    > = Object.fromEntries(
+      chains.map((fn) => [fn.Properties.Environment.Variables[ENV.SERVICE_NAME], fn.Properties]),
+    );
+    expect(byGroup['chain:ffmpeg']!.Architectures).toEqual(['x86_64']);
+    expect(byGroup['chain:standard']!.Architectures).toEqual(['arm64']);
+    // A chain may take its nodes' limits together: up to Lambda's 15 minutes.
+    expect(byGroup['chain:standard']!.Timeout).toBe(900);
+    for (const props of Object.values(byGroup)) {
+      expect(props.Environment.Variables[ENV.EVENTS_TABLE]).toBeDefined();
+      expect(props.Environment.Variables[ENV.TRACES_TABLE]).toBeDefined();
+    }
+  });
+
   it('runs media operators on x86_64 with the ffmpeg layer, others on arm64 without', () => {
     const layer = Object.keys(template.findResources('AWS::Lambda::LayerVersion'));
     expect(layer).toHaveLength(1);

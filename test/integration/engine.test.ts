@@ -61,9 +61,10 @@ describe('embedded engine', () => {
     expect(result.traces.every((t) => t.status === 'SUCCEEDED' && t.resource === 'cpu')).toBe(true);
     const task = await engine.store.getTask(result.taskId);
     expect(task?.status).toBe('SUCCEEDED');
-    expect(task?.stateTransitions).toBe(2);
-    // a and b; start is StartAt and the end is folded into b.
-    expect(result.stats.stateTransitions).toBe(2);
+    // a and b run as one fused Task (one event and trace each still); start is StartAt and the end
+    // is folded into that Task.
+    expect(task?.stateTransitions).toBe(1);
+    expect(result.stats.stateTransitions).toBe(1);
   });
 
   describe('routers', () => {
@@ -448,6 +449,46 @@ nodes:
     expect(optimized.output).toEqual(plain.output);
     const shape = (r: TaskResult) => r.events.map((e) => `${e.node}:${e.status}:${e.attempts}`).sort();
     expect(shape(optimized)).toEqual(shape(plain));
+  });
+});
+
+describe('fused chains of sync nodes', () => {
+  const CHAIN = `name: chain
+defaults: { retry: { maxAttempts: 3 } }
+nodes:
+  begin: { type: start, next: a }
+  a: { type: sync, operator: test/echo, input: { x: $.input.x }, next: b }
+  b: { type: sync, operator: test/flaky, input: { failures: 1 }, next: c }
+  c: { type: sync, operator: test/echo, input: { a: $.nodes.a.echo.x, b: $.nodes.b.attempt }, next: done }
+  done: { type: end, output: $.nodes.c.echo }
+`;
+
+  it('run in one Task, with one event per node and one trace per attempt, retrying only what failed', async () => {
+    const compiled = compile(CHAIN);
+    expect(compiled.plan!.root.states.get('a')).toMatchObject({ kind: 'task', nodes: ['a', 'b', 'c'] });
+    const result = await engine.runTask(compiled, { x: 5 });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toEqual({ a: 5, b: 2 });
+    const attempts = Object.fromEntries(result.events.map((e) => [e.node, e.attempts]));
+    expect(attempts).toMatchObject({ a: 1, b: 2, c: 1 });
+    const tracesOf = (node: string) => result.traces.filter((t) => t.eventId.endsWith(`_${node}`));
+    expect(tracesOf('a')).toHaveLength(1);
+    expect(tracesOf('b').map((t) => `${t.attempt}:${t.status}`)).toEqual(['1:FAILED', '2:SUCCEEDED']);
+    expect(tracesOf('c')).toHaveLength(1);
+    // The same events, outputs and statuses as one Task per node.
+    const plain = await engine.runTask(compile(CHAIN, {}, false), { x: 5 });
+    const shapeOf = (r: TaskResult) => r.events.map((e) => `${e.node}:${e.status}:${e.attempts}`).sort();
+    expect(shapeOf(result)).toEqual(shapeOf(plain));
+    expect(result.output).toEqual(plain.output);
+    expect(result.stats.stateTransitions).toBeLessThan(plain.stats.stateTransitions);
+  });
+
+  it('a missing reference fails the chain with States.Runtime, as a Parameters path would', async () => {
+    const broken = CHAIN.replace('b: $.nodes.b.attempt', 'b: $.input.missing');
+    const result = await run(broken, { x: 1 });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.error).toBe('States.Runtime');
+    expect(result.events.find((e) => e.node === 'c')).toBeUndefined();
   });
 });
 
