@@ -43,6 +43,15 @@ export interface NestPlan {
   readonly barriers: readonly Barrier[];
 }
 
+/** A region's plan with what the planner measured on the way (for `dag plan --explain`). */
+export interface MeasuredNestPlan extends NestPlan {
+  /** Makespan of the nesting alone. */
+  readonly nestedMakespan: number;
+  /** Makespan of this plan. */
+  readonly makespan: number;
+  readonly criticalPath: number;
+}
+
 export type NestStrategy = 'fastest' | 'cheapest';
 
 /** The nesting of an AND-DAG, and with `fastest` the barriers that bring it to the critical path. */
@@ -61,6 +70,15 @@ export function planNesting(
 ): NestPlan {
   const tree = nestAndDag(dag);
   if (strategy === 'cheapest') return { tree, barriers: [] };
+  return addBarriers(dag, tree, options);
+}
+
+/** `fastest` from a nesting already made: the barriers that bring it to the critical path. */
+export function addBarriers(
+  dag: AndDag,
+  tree: NestTree,
+  options: { readonly slack?: number } = {},
+): MeasuredNestPlan {
   return liftCuts(dag, tree, options.slack ?? FASTEST_SLACK);
 }
 
@@ -107,13 +125,6 @@ function freeze(node: Node): NestTree {
     case 'par':
       return par(node.branches.map(freeze));
   }
-}
-
-function unitsUnder(node: Node, out: string[] = []): string[] {
-  if (node.kind === 'unit') out.push(node.id);
-  else if (node.kind === 'seq') for (const item of node.items) unitsUnder(item, out);
-  else for (const branch of node.branches) unitsUnder(branch, out);
-  return out;
 }
 
 // ---- scheduling a nesting with barriers ---------------------------------------------------------
@@ -312,7 +323,7 @@ interface Hoist {
   readonly cost: number;
 }
 
-function liftCuts(dag: AndDag, tree: NestTree, slack: number): NestPlan {
+function liftCuts(dag: AndDag, tree: NestTree, slack: number): MeasuredNestPlan {
   const predecessors = new Map<string, string[]>(dag.order.map((id) => [id, []]));
   for (const id of dag.order)
     for (const next of dag.successors.get(id) ?? []) predecessors.get(next)?.push(id);
@@ -322,15 +333,22 @@ function liftCuts(dag: AndDag, tree: NestTree, slack: number): NestPlan {
   const oneAtATime = dag.order.length <= ONE_AT_A_TIME_UNITS;
 
   const root: SeqNode = { kind: 'seq', items: [thaw(tree)], cuts: [] };
-  const waits = new Map<string, Set<string>>();
+  const placement = new Placement(root);
+  const found: BarrierSets = { waits: new Map(), releasing: new Set() };
+  const waits = found.waits;
+  const graph = { predecessors, successors };
+  let nestedMakespan: number | undefined;
+  let makespan: number;
   for (;;) {
     const schedule = new TreeSchedule(root, waits, dag.weight);
-    if (schedule.makespan <= target) break;
+    makespan = schedule.makespan;
+    nestedMakespan ??= makespan;
+    if (makespan <= target) break;
     const hoists: Hoist[] = [];
     for (const bound of schedule.boundUnits(predecessors)) {
-      const hoist = planHoist(bound, predecessors, successors, waits);
+      const hoist = planHoist(bound, graph, placement, found);
       if (!hoist) continue;
-      if (!oneAtATime) applyHoist(hoist, waits);
+      if (!oneAtATime) applyHoist(hoist, found, placement);
       hoists.push(hoist);
     }
     // None: cannot happen while the makespan is above the critical path (see the top).
@@ -338,7 +356,8 @@ function liftCuts(dag: AndDag, tree: NestTree, slack: number): NestPlan {
     if (oneAtATime)
       applyHoist(
         hoists.reduce((best, h) => (h.cost < best.cost ? h : best)),
-        waits,
+        found,
+        placement,
       );
   }
 
@@ -347,7 +366,13 @@ function liftCuts(dag: AndDag, tree: NestTree, slack: number): NestPlan {
   const barriers = [...waits]
     .sort(([a], [b]) => byOrder(a, b))
     .map(([consumer, producers]) => ({ consumer, producers: [...producers].sort(byOrder) }));
-  return { tree: freeze(root.items.length === 1 ? root.items[0]! : root), barriers };
+  return {
+    tree: freeze(root.items.length === 1 ? root.items[0]! : root),
+    barriers,
+    nestedMakespan: nestedMakespan ?? makespan,
+    makespan,
+    criticalPath,
+  };
 }
 
 /** The critical path of an AND-DAG: the makespan no plan can beat. */
@@ -380,9 +405,12 @@ function longestPath(dag: AndDag, predecessors: ReadonlyMap<string, readonly str
  */
 function planHoist(
   bound: BoundUnit,
-  predecessors: ReadonlyMap<string, readonly string[]>,
-  successors: ReadonlyMap<string, readonly string[]>,
-  waits: ReadonlyMap<string, ReadonlySet<string>>,
+  graph: {
+    readonly predecessors: ReadonlyMap<string, readonly string[]>;
+    readonly successors: ReadonlyMap<string, readonly string[]>;
+  },
+  placement: Placement,
+  barriers: BarrierSets,
 ): Hoist | undefined {
   const { seq, unit } = bound;
   const index = seq.items.indexOf(bound.left);
@@ -391,40 +419,90 @@ function planHoist(
   while (first > 0 && seq.cuts[first - 1]) first--;
   let last = index + 1;
   while (last < seq.items.length - 1 && seq.cuts[last]) last++;
-  const around = new Set(seq.items.slice(first, last + 1).flatMap((item) => unitsUnder(item)));
-  if (!around.delete(unit)) return undefined;
+  if (!placement.isUnder(unit, seq, index + 1, last)) return undefined;
+  const around = (other: string) => other !== unit && placement.isUnder(other, seq, first, last);
 
+  const { predecessors, successors } = graph;
   const edges = new Map<string, string[]>();
-  const before = (predecessors.get(unit) ?? []).filter((p) => around.has(p));
+  const before = (predecessors.get(unit) ?? []).filter(around);
   const producers = before.filter((p) => !before.some((q) => q !== p && successors.get(p)?.includes(q)));
   if (producers.length > 0) edges.set(unit, producers);
-  const after = (successors.get(unit) ?? []).filter((s) => around.has(s));
+  const after = (successors.get(unit) ?? []).filter(around);
   for (const s of after)
     if (!after.some((q) => q !== s && successors.get(q)?.includes(s))) edges.set(s, [unit]);
 
-  const releasing = new Set([...waits.values()].flatMap((set) => [...set]));
-  const newReleases = new Set([...edges.values()].flat().filter((p) => !releasing.has(p))).size;
+  const newReleases = new Set([...edges.values()].flat().filter((p) => !barriers.releasing.has(p))).size;
   // A new consumer costs its wait and its merge state; a new producer its release.
-  const newWaits = [...edges.keys()].filter((c) => !waits.has(c)).length;
+  const newWaits = [...edges.keys()].filter((c) => !barriers.waits.has(c)).length;
   return { seq, first, last, unit, edges, cost: newReleases + 2 * newWaits };
 }
 
-function applyHoist(hoist: Hoist, waits: Map<string, Set<string>>): void {
+/** The barriers found so far: consumer -> producers, and every producer. */
+interface BarrierSets {
+  readonly waits: Map<string, Set<string>>;
+  readonly releasing: Set<string>;
+}
+
+function applyHoist(hoist: Hoist, barriers: BarrierSets, placement: Placement): void {
   const { seq, first, last } = hoist;
-  const group: SeqNode = {
-    kind: 'seq',
-    items: seq.items.slice(first, last + 1),
-    cuts: seq.cuts.slice(first, last),
-  };
+  const moved = seq.items.slice(first, last + 1);
+  const group: SeqNode = { kind: 'seq', items: moved, cuts: seq.cuts.slice(first, last) };
   removeUnit(group, hoist.unit);
-  const alone: Node = { kind: 'unit', id: hoist.unit };
+  const alone: UnitNode = { kind: 'unit', id: hoist.unit };
   const item: Node = group.items.length === 0 ? alone : { kind: 'par', branches: [group, alone] };
   seq.items.splice(first, last - first + 1, item);
   seq.cuts.splice(first, last - first);
+  placement.moved(seq, item, group, moved, alone);
   for (const [consumer, producers] of hoist.edges) {
-    const set = waits.get(consumer) ?? new Set<string>();
-    for (const p of producers) set.add(p);
-    waits.set(consumer, set);
+    const set = barriers.waits.get(consumer) ?? new Set<string>();
+    for (const p of producers) {
+      set.add(p);
+      barriers.releasing.add(p);
+    }
+    barriers.waits.set(consumer, set);
+  }
+}
+
+/**
+ * Where each unit sits in the nesting being rewritten: parent links, kept up to date as hoists move
+ * items, so "is this unit around that cut" costs the depth of the nesting, not a walk of the items.
+ */
+class Placement {
+  private readonly parent = new Map<Node, SeqNode | ParNode>();
+  private readonly leaf = new Map<string, UnitNode>();
+
+  constructor(root: SeqNode) {
+    this.index(root);
+  }
+
+  private index(node: Node, parent?: SeqNode | ParNode): void {
+    if (parent) this.parent.set(node, parent);
+    if (node.kind === 'unit') this.leaf.set(node.id, node);
+    else for (const child of node.kind === 'seq' ? node.items : node.branches) this.index(child, node);
+  }
+
+  /** Whether the unit's leaf is under one of `seq.items[first..last]`. */
+  isUnder(unit: string, seq: SeqNode, first: number, last: number): boolean {
+    let node: Node | undefined = this.leaf.get(unit);
+    while (node) {
+      const up: SeqNode | ParNode | undefined = this.parent.get(node);
+      if (up === seq) {
+        const at = seq.items.indexOf(node);
+        return at >= first && at <= last;
+      }
+      node = up;
+    }
+    return false;
+  }
+
+  /** After a hoist: `item` replaced `moved` in `seq`; they are now in `group`, the unit alone beside. */
+  moved(seq: SeqNode, item: Node, group: SeqNode, moved: readonly Node[], alone: UnitNode): void {
+    this.parent.set(item, seq);
+    this.leaf.set(alone.id, alone);
+    if (item === alone) return;
+    this.parent.set(group, item as ParNode);
+    this.parent.set(alone, item as ParNode);
+    for (const node of moved) this.parent.set(node, group);
   }
 }
 

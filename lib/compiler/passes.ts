@@ -205,10 +205,16 @@ export const fuseSyncChains: PlanPass = {
       JSON.stringify(syncNode(name).retry ?? workflow.defaults?.retry ?? null);
     const timeoutOf = (name: string) =>
       syncNode(name).timeout ?? workflow.defaults?.timeout ?? DEFAULT_SYNC_TIMEOUT_SECONDS;
-    const fits = (nodes: readonly string[]) =>
-      new Set(nodes.map((n) => operatorGroupOf(syncNode(n).operator))).size === 1 &&
-      new Set(nodes.map(retryOf)).size === 1 &&
-      nodes.reduce((sum, n) => sum + timeoutOf(n), 0) <= LAMBDA_MAX_SECONDS;
+    // A chain's nodes share the head's group and retry policy, and their limits add up.
+    const joins = (head: TaskState, seconds: number, next: TaskState) => {
+      const first = head.nodes[0]!;
+      const group = operatorGroupOf(syncNode(first).operator);
+      const retry = retryOf(first);
+      return (
+        next.nodes.every((n) => operatorGroupOf(syncNode(n).operator) === group && retryOf(n) === retry) &&
+        seconds + next.nodes.reduce((sum, n) => sum + timeoutOf(n), 0) <= LAMBDA_MAX_SECONDS
+      );
+    };
 
     forEachScope(plan.root, (scope) => {
       const incoming = new Map<string, number>([[scope.startAt, 1]]);
@@ -216,16 +222,12 @@ export const fuseSyncChains: PlanPass = {
         for (const target of targetsOf(state)) incoming.set(target, (incoming.get(target) ?? 0) + 1);
       for (const head of [...scope.states.values()]) {
         if (!scope.states.has(head.name) || !fusible(head)) continue;
+        let seconds = head.nodes.reduce((sum, n) => sum + timeoutOf(n), 0);
         for (;;) {
           const next = 'next' in head.transition ? scope.states.get(head.transition.next) : undefined;
-          if (
-            !next ||
-            !fusible(next) ||
-            incoming.get(next.name) !== 1 ||
-            !fits([...head.nodes, ...next.nodes])
-          )
-            break;
+          if (!next || !fusible(next) || incoming.get(next.name) !== 1 || !joins(head, seconds, next)) break;
           head.nodes.push(...next.nodes);
+          seconds += next.nodes.reduce((sum, n) => sum + timeoutOf(n), 0);
           head.transition = next.transition;
           scope.states.delete(next.name);
         }

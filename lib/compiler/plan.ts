@@ -4,9 +4,9 @@
 import { commonPostDominator, immediatePostDominators, reachableWithin, VIRTUAL_EXIT } from '../dag/graph.js';
 import { nextList, type WorkflowNode } from '../dag/schema.js';
 import type { ValidatedDag } from '../dag/validate.js';
-import { criticalPathOf, type NestStrategy, planNesting, scheduleNestPlan } from './barriers.js';
+import { addBarriers, criticalPathOf, type NestStrategy } from './barriers.js';
 import type { ExecutionPlan, ForkPlan, PlanScope, PlanState, Transition } from './plan-types.js';
-import type { NestTree } from './structure.js';
+import { type NestTree, nestAndDag, nestMakespan } from './structure.js';
 
 export interface PlanOptions {
   readonly params?: Readonly<Record<string, unknown>>;
@@ -190,13 +190,24 @@ class Planner {
     const join = commonPostDominator(targets, this.ipdom);
     const region = reachableWithin(targets, this.successors, (n) => n !== join);
     const units = this.regionUnits(region);
+    // Weighed once: nesting and barriers ask for a unit's weight many times over.
+    const weights = new Map(units.order.map((id) => [id, this.unitWeight(id, units.byId.get(id)!)]));
     const andDag = {
       order: units.order,
       successors: units.successors,
-      weight: (id: string) => this.unitWeight(id, units.byId.get(id)!),
+      weight: (id: string) => weights.get(id)!,
     };
-    const nested = planNesting(andDag, 'cheapest');
-    const chosen = this.strategy === 'cheapest' ? nested : planNesting(andDag, this.strategy);
+    const nested = nestAndDag(andDag);
+    const chosen =
+      this.strategy === 'cheapest'
+        ? {
+            tree: nested,
+            barriers: [],
+            nestedMakespan: nestMakespan(nested, andDag.weight),
+            makespan: nestMakespan(nested, andDag.weight),
+            criticalPath: criticalPathOf(andDag),
+          }
+        : addBarriers(andDag, nested);
     const tree = chosen.tree;
     for (const { consumer, producers } of chosen.barriers) {
       this.waitsFor.set(consumer, producers);
@@ -207,9 +218,9 @@ class Planner {
       fork,
       ...(join === VIRTUAL_EXIT ? {} : { join }),
       units: units.order.length,
-      nestedMakespan: scheduleNestPlan(nested, andDag.weight).makespan,
-      makespan: scheduleNestPlan(chosen, andDag.weight).makespan,
-      criticalPath: criticalPathOf(andDag),
+      nestedMakespan: chosen.nestedMakespan,
+      makespan: chosen.makespan,
+      criticalPath: chosen.criticalPath,
       strategy: this.strategy,
       barriers: chosen.barriers,
     });

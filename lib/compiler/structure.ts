@@ -130,12 +130,6 @@ export function par(branches: readonly NestTree[]): NestTree {
   return flat.length === 1 ? flat[0]! : { kind: 'par', branches: flat };
 }
 
-function neighboursWithin(id: string, members: ReadonlySet<string>, context: NestContext): string[] {
-  return [...(context.dag.successors.get(id) ?? []), ...(context.predecessors.get(id) ?? [])].filter((n) =>
-    members.has(n),
-  );
-}
-
 function weakComponents(
   units: readonly string[],
   members: ReadonlySet<string>,
@@ -147,13 +141,15 @@ function weakComponents(
     if (component.has(root)) continue;
     const stack = [root];
     component.set(root, count);
+    const visit = (n: string) => {
+      if (!members.has(n) || component.has(n)) return;
+      component.set(n, count);
+      stack.push(n);
+    };
     while (stack.length > 0) {
-      for (const n of neighboursWithin(stack.pop()!, members, context)) {
-        if (!component.has(n)) {
-          component.set(n, count);
-          stack.push(n);
-        }
-      }
+      const id = stack.pop()!;
+      for (const n of context.dag.successors.get(id) ?? []) visit(n);
+      for (const n of context.predecessors.get(id) ?? []) visit(n);
     }
     count++;
   }
