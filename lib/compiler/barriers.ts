@@ -29,7 +29,7 @@
 // Why it cannot deadlock: what stays nested keeps an order the DAG allows, and the hoisted unit waits
 // only for its predecessors and releases only its successors, which that order already puts one
 // before the other; so nesting and barriers together still follow one topological order of the DAG.
-import { type AndDag, type NestTree, nestAndDag, par, seq } from './structure.js';
+import { type AndDag, type NestTree, nestAndDag, par, sequence } from './structure.js';
 
 /** A unit that waits, in its own branch, for units of other branches to finish. */
 export interface Barrier {
@@ -56,8 +56,8 @@ export type NestStrategy = 'fastest' | 'cheapest';
 
 /** The nesting of an AND-DAG, and with `fastest` the barriers that bring it to the critical path. */
 /**
- * `fastest` stops lifting cuts once the plan is within this share of the critical path: each barrier
- * costs two Lambda calls and two state transitions, and the last percent is not worth them (see
+ * `fastest` stops hoisting once the plan is within this share of the critical path: a barrier costs
+ * two Lambda calls and up to three state transitions, and the last percent is not worth them (see
  * bench/RESULTS.md for the trade-off on random DAGs).
  */
 export const FASTEST_SLACK = 0.01;
@@ -115,13 +115,8 @@ function freeze(node: Node): NestTree {
   switch (node.kind) {
     case 'unit':
       return node;
-    case 'seq': {
-      // Rebuilt item by item so each boundary keeps its own flag.
-      let tree: NestTree = freeze(node.items[0]!);
-      for (let i = 1; i < node.items.length; i++)
-        tree = seq([tree, freeze(node.items[i]!)], node.cuts[i - 1]!);
-      return tree;
-    }
+    case 'seq':
+      return sequence(node.items.map(freeze), node.cuts);
     case 'par':
       return par(node.branches.map(freeze));
   }

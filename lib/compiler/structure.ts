@@ -111,18 +111,27 @@ function levelGroups(
 
 /** A sequence of `items`, nested sequences flattened; `cut` marks the boundaries between the items. */
 export function seq(items: readonly NestTree[], cut: boolean): NestTree {
+  return sequence(
+    items,
+    items.slice(1).map(() => cut),
+  );
+}
+
+/** A sequence with a flag per boundary (`cuts[i]` between items i and i+1), nested sequences flattened. */
+export function sequence(items: readonly NestTree[], cuts: readonly boolean[]): NestTree {
   const flat: NestTree[] = [];
-  const cuts: boolean[] = [];
-  for (const item of items) {
-    if (flat.length > 0 && (item.kind !== 'seq' || item.items.length > 0)) cuts.push(cut);
+  const flags: boolean[] = [];
+  items.forEach((item, i) => {
+    if (item.kind === 'seq' && item.items.length === 0) return;
+    if (flat.length > 0) flags.push(i > 0 ? cuts[i - 1]! : false);
     if (item.kind !== 'seq') {
       flat.push(item);
-      continue;
+      return;
     }
     flat.push(...item.items);
-    cuts.push(...item.cuts);
-  }
-  return flat.length === 1 ? flat[0]! : { kind: 'seq', items: flat, cuts };
+    flags.push(...item.cuts);
+  });
+  return flat.length === 1 ? flat[0]! : { kind: 'seq', items: flat, cuts: flags };
 }
 
 export function par(branches: readonly NestTree[]): NestTree {
