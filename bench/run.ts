@@ -1,5 +1,5 @@
 // Runs every benchmark, each in a fresh process one after another, and prints a summary:
-// `npx tsx bench/run.ts [--only engine,media,script,load]`. Results are written up in bench/RESULTS.md.
+// `npx tsx bench/run.ts [--only engine,media,script,load,plan,cost,plan-run]`. Results are written up in bench/RESULTS.md.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -13,6 +13,9 @@ const BENCHES = [
   { name: 'media', file: 'media-bench.ts' },
   { name: 'script', file: 'script-bench.ts' },
   { name: 'load', file: 'load-bench.ts' },
+  { name: 'plan', file: 'plan-bench.ts' },
+  { name: 'cost', file: 'cost-bench.ts' },
+  { name: 'plan-run', file: 'plan-run-bench.ts' },
 ] as const;
 
 const { values } = parseArgs({ options: { only: { type: 'string' } } });
