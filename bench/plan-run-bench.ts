@@ -1,15 +1,17 @@
-// Plan quality checked by real runs (issue 6): a sample of the random fork/join DAGs of plan-bench.ts,
-// each node a real operator that sleeps its duration, run on the embedded engine with `fastest` and
-// with `cheapest`. The makespan is measured from the traces (first start to last end); the critical
+// Plan quality checked by real runs (issue 6): random fork/join DAGs like plan-bench.ts's, picked where
+// nesting alone is at least 3% over the critical path (where barriers have something to win), each
+// node a real operator that sleeps its duration, run on the embedded engine with `fastest` and with
+// `cheapest`. The makespan is measured from the traces (first start to last end); the critical
 // path is computed with the durations the traces measured, so operator timing noise does not count
 // against the plan. What remains above 1 is the plan plus the engine's own time per state (tracking
 // writes to dynalite, barrier calls).   npx tsx bench/plan-run-bench.ts [--dags 8]
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { compileWorkflowText } from '../lib/compiler/compile.js';
+import { planEstimates } from '../lib/compiler/explain.js';
 import { EmbeddedEngine, type TaskResult } from '../lib/local/engine.js';
 
-const { values } = parseArgs({ options: { dags: { type: 'string', default: "6" } } });
+const { values } = parseArgs({ options: { dags: { type: 'string', default: '6' } } });
 
 function random(seed: number): () => number {
   let state = seed >>> 0;
@@ -69,16 +71,20 @@ const next = random(20261201);
 const rows: string[] = [];
 const ratios = { fastest: [] as number[], cheapest: [] as number[] };
 try {
-  for (let i = 0; i < Number(values.dags); i++) {
+  for (let picked = 0; picked < Number(values.dags); ) {
     const { text, successors } = randomWorkflow(next, 12 + Math.floor(next() * 14));
+    const nested = planEstimates(compileWorkflowText(text, { strategy: 'cheapest' }).plan!);
+    if (nested.makespan < nested.criticalPath * 1.03) continue;
+    picked++;
     const cells: string[] = [`${successors.length}`];
     for (const strategy of ['fastest', 'cheapest'] as const) {
       const compiled = compileWorkflowText(text, { strategy });
-      const fork = compiled.plan!.forks[0];
-      const planned = fork ? fork.makespan / fork.criticalPath : 1;
+      const estimates = planEstimates(compiled.plan!);
+      const planned = estimates.makespan / estimates.criticalPath;
       const barriers = compiled.plan!.forks.reduce((sum, f) => sum + f.barriers.length, 0);
       const result = await engine.runTask(compiled, {});
-      if (result.status !== 'SUCCEEDED') throw new Error(`${strategy} run ${result.status}: ${result.error?.cause}`);
+      if (result.status !== 'SUCCEEDED')
+        throw new Error(`${strategy} run ${result.status}: ${result.error?.cause}`);
       const run = measured(result, successors);
       ratios[strategy].push(run.makespan / run.criticalPath);
       cells.push(

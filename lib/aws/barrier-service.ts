@@ -7,9 +7,9 @@ import { isTokenGone, type TaskResponder } from './callback-service.js';
 export function awsBarrierDeps(store: BarrierStore, responder: TaskResponder): BarrierDeps {
   return {
     store,
-    resume: async (token, released) => {
+    resume: async (token, output) => {
       try {
-        await responder.succeed(token, released);
+        await responder.succeed(token, output);
       } catch (error) {
         // The wait is gone (its execution ended, say a sibling branch failed): nobody to resume.
         if (!isTokenGone(error)) throw error;

@@ -7,8 +7,9 @@
 // earlier) moves into a branch of its own beside A and B; a wait state before it holds a task token
 // until its predecessors in A have ended, and each of them resumes it from a release state after
 // itself (through the engine's callback path); its successors in B wait for it the same way. Branches
-// share no data, so a release hands over what its branch knows and a merge state after the wait takes
-// it in: three states per consumer and producer pair at most, fewer where they share waits/releases.
+// share no data, so a release hands over what its branch knows and the wait resumes with it merged
+// into its own branch's context: two states per consumer and producer pair at most, fewer where they
+// share waits and releases.
 //
 // The algorithm: start from the cheapest nesting (no barriers). Schedule it with the estimates; while
 // its makespan exceeds the critical path (by more than FASTEST_SLACK), follow the chain of
@@ -57,7 +58,7 @@ export type NestStrategy = 'fastest' | 'cheapest';
 /** The nesting of an AND-DAG, and with `fastest` the barriers that bring it to the critical path. */
 /**
  * `fastest` stops hoisting once the plan is within this share of the critical path: a barrier costs
- * two Lambda calls and up to three state transitions, and the last percent is not worth them (see
+ * two Lambda calls and up to two state transitions, and the last percent is not worth them (see
  * bench/RESULTS.md for the trade-off on random DAGs).
  */
 export const FASTEST_SLACK = 0.01;
@@ -427,9 +428,9 @@ function planHoist(
     if (!after.some((q) => q !== s && successors.get(q)?.includes(s))) edges.set(s, [unit]);
 
   const newReleases = new Set([...edges.values()].flat().filter((p) => !barriers.releasing.has(p))).size;
-  // A new consumer costs its wait and its merge state; a new producer its release.
+  // A new consumer costs its wait state; a new producer its release state.
   const newWaits = [...edges.keys()].filter((c) => !barriers.waits.has(c)).length;
-  return { seq, first, last, unit, edges, cost: newReleases + 2 * newWaits };
+  return { seq, first, last, unit, edges, cost: newReleases + newWaits };
 }
 
 /** The barriers found so far: consumer -> producers, and every producer. */

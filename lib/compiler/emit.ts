@@ -63,9 +63,6 @@ const BARRIER_RETRY = {
   ],
 };
 
-/** Where a barrier wait puts what the producers' branches knew, until its merge state takes it in. */
-const BARRIER_RESULT_PATH = '$.released';
-
 /** Seconds a script (or fused chain) Task waits beyond its own limits, for the function's start-up. */
 const SCRIPT_TASK_MARGIN_SECONDS = 30;
 
@@ -167,23 +164,12 @@ class Emitter {
               'task.$': '$.task',
               consumer: state.consumer,
               producers: [...state.producers],
+              // Kept with the token: the wait resumes with it merged with the producers' branches.
+              'context.$': '$',
             },
           },
-          ResultPath: BARRIER_RESULT_PATH,
           TimeoutSeconds: this.plan.dag.workflow.timeout ?? BARRIER_WAIT_TIMEOUT_SECONDS,
           ...BARRIER_RETRY,
-          ...this.exit(state),
-        };
-      case 'barrier-merge':
-        return {
-          Type: 'Pass',
-          Parameters: {
-            'task.$': '$.task',
-            'input.$': '$.input',
-            'params.$': '$.params',
-            'nodes.$': `States.JsonMerge($.nodes, ${BARRIER_RESULT_PATH}.nodes, false)`,
-            'errors.$': `States.JsonMerge($.errors, ${BARRIER_RESULT_PATH}.errors, false)`,
-          },
           ...this.exit(state),
         };
       case 'barrier-release':

@@ -101,7 +101,6 @@ function ownNodesRunBy(state: PlanState): string[] {
       return [...state.nodes];
     case 'parallel':
     case 'barrier-wait':
-    case 'barrier-merge':
     case 'barrier-release':
       return [];
     case 'pass':
@@ -195,8 +194,6 @@ function kindDetail(state: Exclude<PlanState, ChoiceState>): Partial<PlanJsonSta
       return { itemState: state.itemState, mode: state.mode };
     case 'barrier-wait':
       return { consumer: state.consumer, producers: [...state.producers] };
-    case 'barrier-merge':
-      return { consumer: state.consumer };
     case 'barrier-release':
       return { producer: state.producer, consumers: [...state.consumers] };
     default:
@@ -604,8 +601,6 @@ function stateTypeText(plan: ExecutionPlan, state: PlanState): string {
       return 'Task (tolerated failures)';
     case 'barrier-wait':
       return `Task (barrier: waits for ${state.producers.join(', ')})`;
-    case 'barrier-merge':
-      return `Pass (barrier: takes in what ${state.consumer}'s producers knew)`;
     case 'barrier-release':
       return `Task (barrier: releases ${state.consumers.join(', ')})`;
     case 'map':

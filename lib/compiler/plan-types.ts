@@ -80,22 +80,14 @@ export interface PassState extends StateBase {
 
 /**
  * Waits, in its branch, until units of other branches finished (`--plan fastest`, barriers.ts): a
- * Task holding a task token that the producers' release states resume.
+ * Task holding a task token that the producers' release states resume. Parallel branches share no
+ * data, so it resumes with its branch's context merged with what the producers' branches knew.
  */
 export interface BarrierWaitState extends StateBase {
   readonly kind: 'barrier-wait';
   /** The unit (business node, or router with its region) that runs after the wait. */
   readonly consumer: string;
   readonly producers: readonly string[];
-}
-
-/**
- * After a barrier wait: Parallel branches share no data, so the wait's result (what the producers'
- * branches knew) is merged into this branch's `nodes` and `errors`, for the consumer and what follows.
- */
-export interface BarrierMergeState extends StateBase {
-  readonly kind: 'barrier-merge';
-  readonly consumer: string;
 }
 
 /** After a producer unit: tells the barriers of its consumers that it finished. */
@@ -108,7 +100,6 @@ export interface BarrierReleaseState extends StateBase {
 export type PlanState =
   | TaskState
   | BarrierWaitState
-  | BarrierMergeState
   | BarrierReleaseState
   | ErrorState
   | MapState

@@ -50,10 +50,6 @@ export function barrierWaitState(consumer: string): string {
   return `${consumer}_wait`;
 }
 
-export function barrierMergeState(consumer: string): string {
-  return `${consumer}_merge`;
-}
-
 export function barrierReleaseState(producer: string): string {
   return `${producer}_release`;
 }
@@ -300,25 +296,16 @@ class Planner {
         // A barrier's producer releases its consumers when it (its whole region) is done; a
         // consumer first waits for its producers in the other branches.
         const producers = this.waitsFor.get(tree.id);
-        // A consumer waits for its producers, then takes in what their branches knew; a producer
+        // A consumer waits for its producers (and takes in what their branches knew); a producer
         // releases its consumers once it (its whole region) is done.
         const wait: PlanState | undefined = producers && {
           kind: 'barrier-wait',
           name: barrierWaitState(tree.id),
           consumer: tree.id,
           producers,
-          transition: { next: barrierMergeState(tree.id) },
-        };
-        const merge: PlanState | undefined = producers && {
-          kind: 'barrier-merge',
-          name: barrierMergeState(tree.id),
-          consumer: tree.id,
           transition: { end: true },
         };
-        if (wait && merge) {
-          ctx.scope.states.set(wait.name, wait);
-          ctx.scope.states.set(merge.name, merge);
-        }
+        if (wait) ctx.scope.states.set(wait.name, wait);
         const released = this.releases.get(tree.id);
         const after: Transition = released ? { next: barrierReleaseState(tree.id) } : cont;
         let entry: Transition;
@@ -339,8 +326,8 @@ class Planner {
             transition: cont,
           });
         }
-        if (!wait || !merge) return entry;
-        merge.transition = entry;
+        if (!wait) return entry;
+        wait.transition = entry;
         return { next: wait.name };
       }
       case 'seq': {

@@ -40,7 +40,7 @@ import { reportingPlanOf } from '../runtime/reporting.js';
 import { runScript } from '../runtime/script.js';
 import { checkTolerance, type ToleranceInput } from '../runtime/tolerance.js';
 import type { WorkItem } from '../runtime/work-item.js';
-import { type BarrierData, type BarrierStore, DynamoBarrierStore } from '../tracking/barrier-store.js';
+import { type BarrierContext, type BarrierStore, DynamoBarrierStore } from '../tracking/barrier-store.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../tracking/dynamo-store.js';
 import { eventIdOf, newTaskId, segmentIdOf } from '../tracking/ids.js';
 import type { TaskRecord, TraceRecord } from '../tracking/records.js';
@@ -171,7 +171,7 @@ export class EmbeddedEngine {
   /** Barrier waits parked on a minted token, until a release (or the wait itself) completes them. */
   private readonly barrierWaits = new Map<
     string,
-    { readonly taskId: string; readonly resume: (released: BarrierData) => void }
+    { readonly taskId: string; readonly resume: (output: BarrierContext) => void }
   >();
 
   private constructor(
@@ -489,7 +489,7 @@ export class EmbeddedEngine {
     const wait = parseBarrierPayload(payload);
     if (wait.action !== 'wait') throw new BarrierPayloadError('A wait state got a release payload.');
     const token = `local-${randomUUID()}`;
-    const resumed = new Promise<BarrierData>((resolve) =>
+    const resumed = new Promise<BarrierContext>((resolve) =>
       this.barrierWaits.set(token, { taskId: wait.task.id, resume: resolve }),
     );
     await passBarrier({ ...wait, taskToken: token }, this.barrierDeps());
@@ -504,10 +504,10 @@ export class EmbeddedEngine {
       );
     return {
       store: this.barriers,
-      resume: async (token, released) => {
+      resume: async (token, output) => {
         const wait = this.barrierWaits.get(token);
         this.barrierWaits.delete(token);
-        wait?.resume(released);
+        wait?.resume(output);
       },
     };
   }

@@ -1,9 +1,10 @@
 // The barrier function (`--plan fastest`): what a compiled wait or release state asks for (emit.ts,
-// case 'barrier-wait' / 'barrier-release'), the same on both engines. A wait parks its task token; a
-// release records that its producer finished; whichever completes the barrier resumes the wait,
+// case 'barrier-wait' / 'barrier-release'), the same on both engines. A wait parks its task token and
+// its branch's context; a release records that its producer finished, with what its branch knows;
+// whichever completes the barrier resumes the wait with the two merged (the wait state's output),
 // through `resume` (SendTaskSuccess on AWS, the parked promise locally).
 import { z } from 'zod';
-import type { BarrierClaim, BarrierData, BarrierStore } from '../tracking/barrier-store.js';
+import type { BarrierClaim, BarrierContext, BarrierData, BarrierStore } from '../tracking/barrier-store.js';
 
 const task = z.object({ id: z.string().min(1), workflow: z.string().min(1) });
 
@@ -14,6 +15,8 @@ const barrierPayload = z.discriminatedUnion('action', [
     task,
     consumer: z.string().min(1),
     producers: z.array(z.string().min(1)).min(1),
+    /** The wait state's whole input: its branch's task context. */
+    context: z.record(z.string(), z.unknown()),
   }),
   z.object({
     action: z.literal('release'),
@@ -47,10 +50,10 @@ export function parseBarrierPayload(value: unknown): BarrierPayload {
 export interface BarrierDeps {
   readonly store: BarrierStore;
   /**
-   * Resumes a wait's token with the producers' data, the wait state's result; a token the engine no
-   * longer waits for is no error.
+   * Resumes a wait's token with its output: its context with the producers' data merged in; a token
+   * the engine no longer waits for is no error.
    */
-  resume(token: string, released: BarrierData): Promise<void>;
+  resume(token: string, output: BarrierContext): Promise<void>;
 }
 
 export async function passBarrier(payload: BarrierPayload, deps: BarrierDeps): Promise<void> {
@@ -60,6 +63,7 @@ export async function passBarrier(payload: BarrierPayload, deps: BarrierDeps): P
       consumer: payload.consumer,
       producers: payload.producers,
       taskToken: payload.taskToken,
+      context: payload.context,
     });
     if (ready !== undefined) await resumeClaimed(payload.task.id, payload.consumer, ready, deps);
     return;
@@ -76,15 +80,18 @@ export async function passBarrier(payload: BarrierPayload, deps: BarrierDeps): P
   }
 }
 
-/** What the producers' branches knew, merged in their order (the later one wins a key, as JsonMerge). */
-function mergeReleased(parts: readonly BarrierData[]): BarrierData {
-  const nodes: Record<string, unknown> = {};
-  const errors: Record<string, unknown> = {};
+/**
+ * The wait's context with what the producers' branches knew merged into its `nodes` and `errors`, as
+ * a Parallel's end merges its branches: by node, the producers' in their order after the wait's own.
+ */
+function mergeReleased(context: BarrierContext, parts: readonly BarrierData[]): BarrierContext {
+  const nodes: Record<string, unknown> = { ...(context.nodes ?? {}) };
+  const errors: Record<string, unknown> = { ...(context.errors ?? {}) };
   for (const part of parts) {
     Object.assign(nodes, part.nodes);
     Object.assign(errors, part.errors);
   }
-  return { nodes, errors };
+  return { ...context, nodes, errors };
 }
 
 async function resumeClaimed(
@@ -95,7 +102,7 @@ async function resumeClaimed(
 ): Promise<void> {
   try {
     const parts = await deps.store.releasedData({ taskId, consumer, producers: claim.producers });
-    await deps.resume(claim.taskToken, mergeReleased(parts));
+    await deps.resume(claim.taskToken, mergeReleased(claim.context, parts));
   } catch (error) {
     // Not delivered: the claim goes back, so the state's retry (or a later release) delivers it.
     await deps.store.unclaim({ taskId, consumer, taskToken: claim.taskToken });

@@ -8,10 +8,10 @@
 // by the earlier run still count, because a producer that finished once has finished, and the new
 // token differs from the one already resumed, so it is resumed too.
 //
-// Parallel branches do not share data: each release also leaves what its branch knows (the context's
-// `nodes` and `errors`) in a row of its own (`<consumer>#<producer>`, so that several producers never
-// pass DynamoDB's 400 KB per item together), written before the release counts; the resumed wait
-// brings them into the consumer's branch.
+// Parallel branches do not share data: the wait keeps its branch's context on the row, and each
+// release leaves what its branch knows (the context's `nodes` and `errors`) in a row of its own
+// (`<consumer>#<producer>`, so that several producers never pass DynamoDB's 400 KB per item together),
+// written before the release counts; the wait resumes with the two merged.
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -24,7 +24,16 @@ export interface BarrierWaitInput {
   readonly consumer: string;
   readonly producers: readonly string[];
   readonly taskToken: string;
+  /** The wait's whole state input (the task context of its branch), to resume with. */
+  readonly context: BarrierContext;
   readonly now?: Date;
+}
+
+/** A task context (dag-spec §3) as a branch holds it. */
+export interface BarrierContext {
+  readonly nodes?: Readonly<Record<string, unknown>>;
+  readonly errors?: Readonly<Record<string, unknown>>;
+  readonly [field: string]: unknown;
 }
 
 export interface BarrierReleaseInput {
@@ -45,11 +54,13 @@ export interface BarrierData {
 export class BarrierDataTooLargeError extends Error {
   constructor(
     readonly consumer: string,
-    readonly producer: string,
+    readonly producer: string | undefined,
     options?: ErrorOptions,
   ) {
     super(
-      `The outputs '${producer}' passes to '${consumer}' across branches exceed what one barrier row holds (400 KB).`,
+      producer === undefined
+        ? `The context '${consumer}' waits with exceeds what one barrier row holds (400 KB).`
+        : `The outputs '${producer}' passes to '${consumer}' across branches exceed what one barrier row holds (400 KB).`,
       options,
     );
     this.name = 'BarrierDataTooLargeError';
@@ -60,6 +71,8 @@ export class BarrierDataTooLargeError extends Error {
 export interface BarrierClaim {
   readonly taskToken: string;
   readonly producers: readonly string[];
+  /** The context the wait kept. */
+  readonly context: BarrierContext;
 }
 
 export interface BarrierStore {
@@ -83,6 +96,8 @@ export interface BarrierStore {
 interface BarrierRow {
   readonly taskToken?: string;
   readonly producers?: readonly string[];
+  /** The wait's context, as JSON text. */
+  readonly context?: string;
   readonly released?: ReadonlySet<string>;
   readonly resumedToken?: string;
 }
@@ -94,19 +109,27 @@ export class DynamoBarrierStore implements BarrierStore {
   ) {}
 
   async wait(input: BarrierWaitInput): Promise<BarrierClaim | undefined> {
-    const row = await this.update(input.taskId, input.consumer, {
-      UpdateExpression: 'SET #taskToken = :token, #producers = :producers, #waitingSince = :now',
-      ExpressionAttributeNames: {
-        '#taskToken': 'taskToken',
-        '#producers': 'producers',
-        '#waitingSince': 'waitingSince',
+    const row = await this.update(
+      input.taskId,
+      input.consumer,
+      {
+        UpdateExpression:
+          'SET #taskToken = :token, #producers = :producers, #context = :context, #waitingSince = :now',
+        ExpressionAttributeNames: {
+          '#taskToken': 'taskToken',
+          '#producers': 'producers',
+          '#context': 'context',
+          '#waitingSince': 'waitingSince',
+        },
+        ExpressionAttributeValues: {
+          ':token': input.taskToken,
+          ':producers': [...input.producers],
+          ':context': JSON.stringify(input.context),
+          ':now': (input.now ?? new Date()).toISOString(),
+        },
       },
-      ExpressionAttributeValues: {
-        ':token': input.taskToken,
-        ':producers': [...input.producers],
-        ':now': (input.now ?? new Date()).toISOString(),
-      },
-    });
+      () => new BarrierDataTooLargeError(input.consumer, undefined),
+    );
     return this.claimIfComplete(input.taskId, input.consumer, row);
   }
 
@@ -124,7 +147,7 @@ export class DynamoBarrierStore implements BarrierStore {
         }),
       );
     } catch (error) {
-      if ((error as Error).name === 'ValidationException' && /size/i.test((error as Error).message))
+      if (isItemTooLarge(error))
         throw new BarrierDataTooLargeError(input.consumer, input.producer, { cause: error });
       throw error;
     }
@@ -187,6 +210,7 @@ export class DynamoBarrierStore implements BarrierStore {
     const token = row.taskToken;
     const producers = row.producers;
     if (token === undefined || producers === undefined || row.resumedToken === token) return undefined;
+    const context = JSON.parse(row.context ?? '{}') as BarrierContext;
     const released = row.released ?? new Set<string>();
     if (!producers.every((p) => released.has(p))) return undefined;
     try {
@@ -201,7 +225,7 @@ export class DynamoBarrierStore implements BarrierStore {
           ExpressionAttributeValues: { ':token': token },
         }),
       );
-      return { taskToken: token, producers };
+      return { taskToken: token, producers, context };
     } catch (error) {
       // Another write claimed it first, or a newer wait replaced the token: not ours to resume.
       if ((error as Error).name === 'ConditionalCheckFailedException') return undefined;
@@ -216,17 +240,28 @@ export class DynamoBarrierStore implements BarrierStore {
       ConstructorParameters<typeof UpdateCommand>[0],
       'UpdateExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
     >,
+    tooLarge?: () => Error,
   ): Promise<BarrierRow> {
-    const result = await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { taskId, consumer },
-        ...expression,
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return (result.Attributes ?? {}) as BarrierRow;
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { taskId, consumer },
+          ...expression,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return (result.Attributes ?? {}) as BarrierRow;
+    } catch (error) {
+      if (tooLarge && isItemTooLarge(error)) throw Object.assign(tooLarge(), { cause: error });
+      throw error;
+    }
   }
+}
+
+/** DynamoDB (and dynalite) refuse an item over 400 KB with a ValidationException about its size. */
+function isItemTooLarge(error: unknown): boolean {
+  return (error as Error).name === 'ValidationException' && /size/i.test((error as Error).message);
 }
 
 /** The row of one producer's data for one consumer; `#` cannot occur in node names. */

@@ -468,13 +468,6 @@ function planStateBox(plan: ExecutionPlan, state: PlanJsonState): BoxSpec {
         lines: [state.name, `waits for ${(state.producers ?? []).join(', ')}`],
         title: `${state.name}: barrier, waits until ${(state.producers ?? []).join(', ')} finished in another branch`,
       };
-    case 'barrier-merge':
-      return {
-        ...base,
-        shape: 'pass',
-        lines: [state.name, 'Pass (barrier data)'],
-        title: `${state.name}: takes in what the producers of ${state.consumer ?? ''} knew`,
-      };
     case 'barrier-release':
       return {
         ...base,

@@ -12,7 +12,7 @@ import {
   passBarrier,
 } from '../../lib/runtime/barriers.js';
 import {
-  type BarrierData,
+  type BarrierContext,
   BarrierDataTooLargeError,
   DynamoBarrierStore,
 } from '../../lib/tracking/barrier-store.js';
@@ -31,21 +31,36 @@ afterAll(async () => {
   await local?.close();
 });
 
-/** Resumes recorded instead of delivered: the token and what the wait state would get. */
-function recording(): BarrierDeps & { resumed: { token: string; released: BarrierData }[] } {
-  const resumed: { token: string; released: BarrierData }[] = [];
+/** Resumes recorded instead of delivered: the token and what the wait state would output. */
+function recording(): BarrierDeps & { resumed: { token: string; output: BarrierContext }[] } {
+  const resumed: { token: string; output: BarrierContext }[] = [];
   return {
     store,
     resumed,
-    resume: async (token, released) => {
-      resumed.push({ token, released });
+    resume: async (token, output) => {
+      resumed.push({ token, output });
     },
   };
 }
 
 const task = (id: string) => ({ id, workflow: 'flow' });
-const wait = (taskId: string, token: string, producers = ['a', 'b']) =>
-  parseBarrierPayload({ action: 'wait', taskToken: token, task: task(taskId), consumer: 'c', producers });
+/** The wait's branch context: what ran before the Parallel (`x`), and `w`, which ran in its branch. */
+const WAITING = {
+  task: { id: 't', workflow: 'flow' },
+  input: { x: 1 },
+  params: {},
+  nodes: { x: 1, w: 'W' },
+  errors: {},
+};
+const wait = (taskId: string, token: string, producers = ['a', 'b'], context: object = WAITING) =>
+  parseBarrierPayload({
+    action: 'wait',
+    taskToken: token,
+    task: task(taskId),
+    consumer: 'c',
+    producers,
+    context,
+  });
 const release = (
   taskId: string,
   producer: string,
@@ -61,7 +76,7 @@ const release = (
   });
 
 describe('barriers', () => {
-  it('resumes the wait once the last producer releases, with what every producer knew', async () => {
+  it('resumes the wait once the last producer releases, its context merged with what they knew', async () => {
     const taskId = newTaskId();
     const deps = recording();
     await passBarrier(wait(taskId, 'T1'), deps);
@@ -69,7 +84,7 @@ describe('barriers', () => {
     expect(deps.resumed).toEqual([]);
     await passBarrier(release(taskId, 'b', { x: 1, b: 'B' }), deps);
     expect(deps.resumed).toEqual([
-      { token: 'T1', released: { nodes: { x: 1, a: 'A', b: 'B' }, errors: {} } },
+      { token: 'T1', output: { ...WAITING, nodes: { x: 1, w: 'W', a: 'A', b: 'B' }, errors: {} } },
     ]);
   });
 
@@ -80,7 +95,7 @@ describe('barriers', () => {
     await passBarrier(release(taskId, 'a'), deps);
     await passBarrier(wait(taskId, 'T1'), deps);
     expect(deps.resumed.map((r) => r.token)).toEqual(['T1']);
-    expect(deps.resumed[0]!.released.nodes).toEqual({ a: 'a', b: 'b' });
+    expect(deps.resumed[0]!.output.nodes).toEqual({ x: 1, w: 'W', a: 'a', b: 'b' });
   });
 
   it('resumes exactly once when the wait and the releases race, and repeated releases change nothing', async () => {
@@ -142,7 +157,9 @@ describe('barriers', () => {
     const taskId = newTaskId();
     await passBarrier(wait(taskId, 'T1', ['a']), deps);
     await passBarrier(release(taskId, 'a', { a: 1 }), deps);
-    expect(sent).toEqual([{ token: 'T1', output: { nodes: { a: 1 }, errors: {} } }]);
+    expect(sent).toEqual([
+      { token: 'T1', output: { ...WAITING, nodes: { x: 1, w: 'W', a: 1 }, errors: {} } },
+    ]);
 
     refuse = 'TaskTimedOut';
     const other = newTaskId();
@@ -158,6 +175,10 @@ describe('barriers', () => {
     const taskId = newTaskId();
     const big = { blob: 'x'.repeat(420_000) };
     await expect(passBarrier(release(taskId, 'a', big), recording())).rejects.toBeInstanceOf(
+      BarrierDataTooLargeError,
+    );
+    const huge = { ...WAITING, nodes: { blob: 'x'.repeat(420_000) } };
+    await expect(passBarrier(wait(taskId, 'T9', ['a'], huge), recording())).rejects.toBeInstanceOf(
       BarrierDataTooLargeError,
     );
     expect(() => parseBarrierPayload({ action: 'wait', task: task(taskId), consumer: 'c' })).toThrow(
