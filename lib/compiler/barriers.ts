@@ -131,12 +131,6 @@ interface Boundary {
   readonly index: number;
 }
 
-interface Edge {
-  readonly from: number;
-  readonly delay: number;
-  readonly boundary?: Boundary;
-}
-
 export interface NestSchedule {
   readonly makespan: number;
   /** Start and finish of every unit. */
@@ -149,8 +143,17 @@ export interface NestSchedule {
  * node's start and finish) form a DAG; times are its longest paths, in one topological sweep.
  */
 class TreeSchedule {
-  readonly incoming: Edge[][] = [];
-  readonly time: number[] = [];
+  // Edges in flat arrays (a region can have tens of thousands): from, to, delay, and the sequence
+  // boundary an edge crosses, if any.
+  private readonly from: number[] = [];
+  private readonly to: number[] = [];
+  private readonly delay: number[] = [];
+  private readonly boundaries = new Map<number, Boundary>();
+  private events = 0;
+  /** Incoming edges of each event, for following the critical chain back (CSR: offsets, then edge ids). */
+  private inStart!: Int32Array;
+  private inEdges!: Int32Array;
+  time!: Float64Array;
   private readonly finishOfUnit = new Map<string, number>();
   readonly root: { start: number; finish: number };
 
@@ -163,72 +166,89 @@ class TreeSchedule {
     // Barriers join finish events of producers to finish events of consumers.
     for (const [consumer, producers] of waits) {
       const finish = this.finishOfUnit.get(consumer)!;
-      for (const producer of producers)
-        this.incoming[finish]!.push({ from: this.finishOfUnit.get(producer)!, delay: weight(consumer) });
+      for (const producer of producers) this.edge(this.finishOfUnit.get(producer)!, finish, weight(consumer));
     }
     this.sweep();
   }
 
-  private event(): number {
-    this.incoming.push([]);
-    return this.incoming.length - 1;
+  private edge(from: number, to: number, delay: number, boundary?: Boundary): void {
+    if (boundary) this.boundaries.set(this.from.length, boundary);
+    this.from.push(from);
+    this.to.push(to);
+    this.delay.push(delay);
   }
 
   private build(node: Node): { start: number; finish: number } {
-    const start = this.event();
-    const finish = this.event();
+    const start = this.events++;
+    const finish = this.events++;
     switch (node.kind) {
       case 'unit':
-        this.incoming[finish]!.push({ from: start, delay: this.weight(node.id) });
+        this.edge(start, finish, this.weight(node.id));
         this.finishOfUnit.set(node.id, finish);
         break;
       case 'seq': {
         let previous = start;
         node.items.forEach((item, i) => {
           const inner = this.build(item);
-          this.incoming[inner.start]!.push({
-            from: previous,
-            delay: 0,
-            ...(i > 0 ? { boundary: { seq: node, index: i - 1 } } : {}),
-          });
+          this.edge(previous, inner.start, 0, i > 0 ? { seq: node, index: i - 1 } : undefined);
           previous = inner.finish;
         });
-        this.incoming[finish]!.push({ from: previous, delay: 0 });
+        this.edge(previous, finish, 0);
         break;
       }
       case 'par':
         for (const branch of node.branches) {
           const inner = this.build(branch);
-          this.incoming[inner.start]!.push({ from: start, delay: 0 });
-          this.incoming[finish]!.push({ from: inner.finish, delay: 0 });
+          this.edge(start, inner.start, 0);
+          this.edge(inner.finish, finish, 0);
         }
-        if (node.branches.length === 0) this.incoming[finish]!.push({ from: start, delay: 0 });
+        if (node.branches.length === 0) this.edge(start, finish, 0);
         break;
     }
     return { start, finish };
   }
 
   private sweep(): void {
-    const count = this.incoming.length;
-    const outgoing: { to: number; delay: number }[][] = Array.from({ length: count }, () => []);
-    const indegree = new Array<number>(count).fill(0);
-    this.incoming.forEach((edges, to) => {
-      for (const edge of edges) {
-        outgoing[edge.from]!.push({ to, delay: edge.delay });
-        indegree[to]!++;
-      }
-    });
-    for (let i = 0; i < count; i++) this.time[i] = 0;
-    const queue: number[] = [];
-    for (let i = 0; i < count; i++) if (indegree[i] === 0) queue.push(i);
-    for (let head = 0; head < queue.length; head++) {
-      const from = queue[head]!;
-      for (const { to, delay } of outgoing[from]!) {
-        this.time[to] = Math.max(this.time[to]!, this.time[from]! + delay);
-        if (--indegree[to]! === 0) queue.push(to);
+    const count = this.events;
+    const edges = this.from.length;
+    const outStart = new Int32Array(count + 1);
+    const inStart = new Int32Array(count + 1);
+    for (let e = 0; e < edges; e++) {
+      outStart[this.from[e]! + 1]!++;
+      inStart[this.to[e]! + 1]!++;
+    }
+    for (let i = 0; i < count; i++) {
+      outStart[i + 1]! += outStart[i]!;
+      inStart[i + 1]! += inStart[i]!;
+    }
+    const outEdges = new Int32Array(edges);
+    const inEdges = new Int32Array(edges);
+    const outFill = outStart.slice(0, count);
+    const inFill = inStart.slice(0, count);
+    for (let e = 0; e < edges; e++) {
+      outEdges[outFill[this.from[e]!]!++] = e;
+      inEdges[inFill[this.to[e]!]!++] = e;
+    }
+    const indegree = new Int32Array(count);
+    for (let i = 0; i < count; i++) indegree[i] = inStart[i + 1]! - inStart[i]!;
+    const time = new Float64Array(count);
+    const queue = new Int32Array(count);
+    let tail = 0;
+    for (let i = 0; i < count; i++) if (indegree[i] === 0) queue[tail++] = i;
+    for (let head = 0; head < tail; head++) {
+      const at = queue[head]!;
+      for (let k = outStart[at]!; k < outStart[at + 1]!; k++) {
+        const e = outEdges[k]!;
+        const to = this.to[e]!;
+        const t = time[at]! + this.delay[e]!;
+        if (t > time[to]!) time[to] = t;
+        if (--indegree[to]! === 0) queue[tail++] = to;
       }
     }
-    if (queue.length !== count) throw new Error('internal: barriers form a cycle with the nesting');
+    if (tail !== count) throw new Error('internal: barriers form a cycle with the nesting');
+    this.time = time;
+    this.inStart = inStart;
+    this.inEdges = inEdges;
   }
 
   get makespan(): number {
@@ -270,9 +290,16 @@ class TreeSchedule {
           continue;
         }
       }
-      const edge = this.incoming[at]!.find((e) => same(this.time[e.from]! + e.delay, this.time[at]!));
-      if (!edge) break;
-      const boundary = edge.boundary;
+      let edge = -1;
+      for (let k = this.inStart[at]!; k < this.inStart[at + 1]!; k++) {
+        const e = this.inEdges[k]!;
+        if (same(this.time[this.from[e]!]! + this.delay[e]!, this.time[at]!)) {
+          edge = e;
+          break;
+        }
+      }
+      if (edge < 0) break;
+      const boundary = this.boundaries.get(edge);
       // Crossing any boundary here binds the unit: a boundary the DAG implies always comes with a
       // predecessor that finished right then (followed above). A cut flag marks only where the
       // nesting chose; a boundary implied within a part may still hold back a unit of the whole.
@@ -280,7 +307,7 @@ class TreeSchedule {
         bound.push({ seq: boundary.seq, left: boundary.seq.items[boundary.index]!, unit: current });
         current = undefined;
       }
-      at = edge.from;
+      at = this.from[edge]!;
     }
     return bound;
   }

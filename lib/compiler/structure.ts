@@ -213,7 +213,6 @@ function splitAtBottlenecks(
   // consecutive ones form a part. Units keep their topological order inside each part.
   const cut = new Set(bottlenecks);
   const parts: string[][] = [];
-  let current: string[] = [];
   const rank = new Map(bottlenecks.map((b, i) => [b, i]));
   // A non-bottleneck unit belongs after the last bottleneck that is its ancestor.
   const partOf = new Map<string, number>();
@@ -227,13 +226,14 @@ function splitAtBottlenecks(
     }
     partOf.set(id, after);
   }
-  let boundary = -1;
-  for (const id of [...bottlenecks, undefined]) {
-    current = units.filter((u) => !cut.has(u) && partOf.get(u) === boundary);
-    if (current.length > 0) parts.push(current);
-    if (id !== undefined) parts.push([id]);
-    boundary++;
-  }
+  // Units bucketed by the bottleneck they follow (-1: before the first), in one pass.
+  const between: string[][] = Array.from({ length: bottlenecks.length + 1 }, () => []);
+  for (const u of units) if (!cut.has(u)) between[partOf.get(u)! + 1]!.push(u);
+  bottlenecks.forEach((id, i) => {
+    if (between[i]!.length > 0) parts.push(between[i]!);
+    parts.push([id]);
+  });
+  if (between[bottlenecks.length]!.length > 0) parts.push(between[bottlenecks.length]!);
   return parts;
 }
 
@@ -261,7 +261,11 @@ function bestCut(
       if (members.has(next)) longest = Math.max(longest, tail.get(next)!);
     tail.set(id, weight(id) + longest);
   }
-  const byFinish = [...units].sort((a, b) => finish.get(a)! - finish.get(b)!);
+  // Sorted on plain numbers: a comparator reading the map would cost a lookup per comparison.
+  const byFinish = units
+    .map((id) => ({ id, at: finish.get(id)! }))
+    .sort((a, b) => a.at - b.at)
+    .map((entry) => entry.id);
   const suffixTail: number[] = new Array(byFinish.length + 1).fill(0);
   for (let i = byFinish.length - 1; i >= 0; i--)
     suffixTail[i] = Math.max(suffixTail[i + 1]!, tail.get(byFinish[i]!)!);
