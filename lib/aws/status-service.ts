@@ -147,9 +147,10 @@ async function outputOf(detail: ExecutionStatusDetail, executions: ExecutionRead
 
 /**
  * Walks the history once. Entering a reporting state starts its event (start and end nodes finish at
- * once), exiting it finishes it SUCCEEDED; a state still open when the history ends failed (caught by
- * an `onError`, or the execution failed or was stopped there). Each redrive numbers a new attempt, so
- * an event that failed before a redrive can succeed after it.
+ * once), exiting it finishes it SUCCEEDED, or FAILED when the exit follows a failure (an `onError`
+ * caught it); a state still open when the history ends failed (the execution failed or was stopped
+ * there). Each redrive numbers a new attempt, so an event that failed before a redrive can succeed
+ * after it.
  */
 export async function recordNodeEvents(
   taskId: string,
@@ -202,16 +203,26 @@ export async function recordNodeEvents(
         );
       else open.set(name, { node: reported.node, attempt });
     } else if (event.type.endsWith('StateExited')) {
+      // A state whose failure an onError caught exits right after the failure, into its Catch.
+      const failure = failureBefore(event, byId);
       const entry = open.get(name);
       if (entry) {
         open.delete(name);
         await write(() =>
-          store.finishEvent({ taskId, node: entry.node, attempt: entry.attempt, status: 'SUCCEEDED', now }),
+          store.finishEvent({
+            taskId,
+            node: entry.node,
+            attempt: entry.attempt,
+            now,
+            ...(failure
+              ? { status: 'FAILED', error: entry.error ?? failure.error ?? caughtWithoutDetails(entry.node) }
+              : { status: 'SUCCEEDED' }),
+          }),
         );
       }
       // An end node folded into this state ran when the state finished.
       const folded = reporting.foldedEnds?.[name];
-      if (folded !== undefined) await ran(folded, 'end', now);
+      if (folded !== undefined && !failure) await ran(folded, 'end', now);
     }
   }
   for (const entry of open.values()) {
@@ -228,6 +239,27 @@ export async function recordNodeEvents(
     );
   }
   return transitions;
+}
+
+/**
+ * The failure a `*StateExited` follows, if it follows one: Step Functions links the exit to the
+ * state's last event, a `TaskSucceeded` or a `MapStateSucceeded` unless a Catch took a failure.
+ */
+function failureBefore(
+  exited: HistoryEvent,
+  byId: ReadonlyMap<number, HistoryEvent>,
+): { error?: ErrorInfo } | undefined {
+  const previous = exited.previousEventId === undefined ? undefined : byId.get(exited.previousEventId);
+  if (!previous || !/(Failed|TimedOut)$/.test(previous.type)) return undefined;
+  return previous.error === undefined ? {} : { error: previous.error };
+}
+
+/** A `MapStateFailed` carries no error; the Catch put it in the execution's data, which is not read. */
+function caughtWithoutDetails(node: string): ErrorInfo {
+  return {
+    error: 'States.TaskFailed',
+    cause: `'${node}' failed and its onError path ran; the error is at $.errors.${node} of the execution.`,
+  };
 }
 
 /** The state a failure belongs to: follow `previousEventId` back to the `*StateEntered`. */

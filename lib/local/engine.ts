@@ -280,6 +280,8 @@ export class EmbeddedEngine {
       counter,
       (node) => attempts.get(node) ?? 1,
     );
+    // Awaited once the execution has ended: a failure to record surfaces through `done` then.
+    transitions.catch(() => {});
     const done = (async () => {
       let status: TaskRecord['status'] = 'SUCCEEDED';
       let output: unknown;
@@ -713,6 +715,22 @@ export class EmbeddedEngine {
         ...(error ? { error } : {}),
       });
     };
+    // A state's failure is final only once it is not retried: StateFailed comes first, then
+    // StateRetried, or StateCaught and a StateExited into the onError path, or nothing (it propagated).
+    const failures = new Map<string, { node: string; error: { error: string; cause: string } }>();
+    const caught = new Set<string>();
+    const finishFailed = async (key: string) => {
+      const failure = failures.get(key);
+      failures.delete(key);
+      if (failure)
+        await this.store.finishEvent({
+          taskId: task.id,
+          node: failure.node,
+          attempt: attemptOf(failure.node),
+          status: 'FAILED',
+          error: failure.error,
+        });
+    };
     const start = prepared.plan.dag.start;
     if (![...prepared.reporting.values()].some((r) => r.node === start))
       await record(start, 'start', 'SUCCEEDED');
@@ -720,13 +738,24 @@ export class EmbeddedEngine {
       const event = raw as {
         type: string;
         state?: { name: string; type: string; input?: unknown };
+        index?: number;
         Error?: string;
         Cause?: unknown;
         timestamp: number;
       };
-      if (event.type !== 'StateEntered' && event.type !== 'StateExited' && event.type !== 'StateFailed')
-        continue;
+      if (!FOLLOWED_EVENTS.has(event.type)) continue;
       const name = event.state!.name;
+      // Item states run once per item: their events are told apart by the item's index.
+      const key = event.index === undefined ? name : `${name}#${event.index}`;
+      if (event.type === 'StateRetried') {
+        failures.delete(key);
+        continue;
+      }
+      if (event.type === 'StateCaught') {
+        caught.add(key);
+        await finishFailed(key);
+        continue;
+      }
       if (event.type === 'StateEntered') {
         counter.transitions++;
         enteredAt.set(name, event.timestamp);
@@ -752,18 +781,22 @@ export class EmbeddedEngine {
             status: 'SUCCEEDED',
           });
       }
+      if (event.type === 'StateExited' && caught.delete(key)) continue; // into its onError path
       if (event.type === 'StateExited' || event.type === 'StateFailed') {
         const status = event.type === 'StateExited' ? 'SUCCEEDED' : 'FAILED';
         if (reported && reported.type !== 'end' && reported.type !== 'start') {
-          await this.store.finishEvent({
-            taskId: task.id,
-            node: reported.node,
-            attempt: attemptOf(reported.node),
-            status,
-            ...(status === 'FAILED'
-              ? { error: { error: event.Error ?? 'States.TaskFailed', cause: String(event.Cause ?? '') } }
-              : {}),
-          });
+          if (status === 'SUCCEEDED')
+            await this.store.finishEvent({
+              taskId: task.id,
+              node: reported.node,
+              attempt: attemptOf(reported.node),
+              status,
+            });
+          else
+            failures.set(key, {
+              node: reported.node,
+              error: { error: event.Error ?? 'States.TaskFailed', cause: String(event.Cause ?? '') },
+            });
         }
         // An end node folded into this state ran when the state finished.
         const folded = prepared.foldedEnds.get(name);
@@ -779,6 +812,8 @@ export class EmbeddedEngine {
           });
       }
     }
+    // Failures neither retried nor caught: they failed the execution (or their branch).
+    for (const key of [...failures.keys()]) await finishFailed(key);
     return counter.transitions;
   }
 
@@ -874,6 +909,15 @@ type CallbackInput =
   | { Entries: { EventBusName: string; Source: string; DetailType: string; Detail: unknown }[] }
   | { QueueUrl: string; MessageBody: unknown }
   | { url: string; method: string; body: unknown };
+
+/** The event log entries `followEventLog` reads; map-iteration and parallel-branch events say nothing it needs. */
+const FOLLOWED_EVENTS = new Set([
+  'StateEntered',
+  'StateExited',
+  'StateFailed',
+  'StateRetried',
+  'StateCaught',
+]);
 
 /** How many items a Map state is about to run, read from its input at the node's `items` path. */
 function itemCount(prepared: Prepared, mapState: string, input: unknown): number {

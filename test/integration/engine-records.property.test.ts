@@ -22,16 +22,16 @@ const DAG_RUNS = Number(process.env.DAG_PROPERTY_RUNS ?? 20);
 const FINAL = ['SUCCEEDED', 'FAILED'];
 
 /**
- * Bugs this property found (in lib/local/engine.ts unless named), kept out of the generated workflows until they
- * are fixed; flip each one when its bug is gone.
+ * Bugs this property found (in lib/local/engine.ts unless named), kept out of the generated workflows
+ * (false) until they are fixed (true); a fixed one stays listed, so that the property covers its case.
  * - asyncItems: in a parallel node of async items every item runs as segment 0 (the Map item binding
  *   reads `segment.order` from the input, which for an async item is under `Payload`): attempts count
  *   up across items, parkWork refuses the older attempt, the task fails with StaleWriteError and a
  *   waiter is left pending. Repro: items [0, 0], node {type: async, via: lambda, operator: test/outcome}.
- * - parallelOnError: a failing parallel node with onError breaks the task: the event log gives
- *   StateFailed, StateCaught, then StateExited for the caught Map; the engine records the event FAILED,
- *   then SUCCEEDED, which the store refuses (StaleWriteError, unhandled); runTask rejects and the
- *   task stays RUNNING. Repro: items [1], node {type: sync, operator: test/outcome}, onError: recover.
+ * - parallelOnError (fixed): a failing parallel node with onError broke the task: the event log gives
+ *   StateFailed, StateCaught, then StateExited for the caught Map; the engine recorded the event
+ *   FAILED, then SUCCEEDED, which the store refused (StaleWriteError, unhandled); runTask rejected and
+ *   the task stayed RUNNING. A failure is now final once not retried, and the caught exit is skipped.
  * - toleranceExceeded: a parallel node with more failed items than it tolerates fails the task
  *   (ToleratedFailureExceeded) but its event is SUCCEEDED: the event ends when the Map exits, before
  *   the tolerance check after it fails (reproduced below).
@@ -45,7 +45,7 @@ const FINAL = ['SUCCEEDED', 'FAILED'];
  */
 const KNOWN_BUGS = {
   asyncItems: false,
-  parallelOnError: false,
+  parallelOnError: true,
   toleranceExceeded: false,
   chainedParamsRouters: false,
   inFlightAfterEnd: true,
@@ -229,8 +229,8 @@ describe('embedded engine records', () => {
     );
   }, 600_000);
 
-  // Reproductions of bugs in KNOWN_BUGS: `it.fails` passes while the bug is there. (asyncItems and
-  // parallelOnError leave rejected promises behind that no test can catch: see KNOWN_BUGS.)
+  // Reproductions of bugs in KNOWN_BUGS: `it.fails` passes while the bug is there. (asyncItems leaves
+  // rejected promises behind that no test can catch: see KNOWN_BUGS.)
   it.fails('a parallel node over its tolerated failures is FAILED (bug: SUCCEEDED)', async () => {
     const result = await engine.runTask(
       compile(`name: tolerance-exceeded
@@ -249,6 +249,35 @@ nodes:
     expect(result.error?.error).toBe('ToleratedFailureExceeded');
     expect(result.events.find((e) => e.node === 'each')?.status).toBe('FAILED');
   });
+
+  it.each([true, false])(
+    'a failing parallel node with onError is FAILED and its handler runs (optimize: %s)',
+    async (optimize) => {
+      const result = await engine.runTask(
+        compile(
+          `name: parallel-on-error
+nodes:
+  begin: { type: start, next: each }
+  each:
+    type: parallel
+    items: $.input.items
+    node: { type: sync, operator: test/outcome, input: { failures: $.item } }
+    onError: recover
+    next: done
+  recover: { type: sync, operator: test/outcome, next: done }
+  done: { type: end }
+`,
+          optimize,
+        ),
+        { items: [1] },
+      );
+      expect(result.status).toBe('SUCCEEDED');
+      const each = (await engine.store.getEvents(result.taskId)).find((e) => e.node === 'each');
+      expect(each).toMatchObject({ status: 'FAILED', error: { error: 'Planned' } });
+      expect(result.events.find((e) => e.node === 'recover')?.status).toBe('SUCCEEDED');
+      expect(result.events.find((e) => e.node === 'done')?.status).toBe('SUCCEEDED');
+    },
+  );
 
   it.fails('a router decided by params that leads to another has its event (bug: none)', async () => {
     const result = await engine.runTask(

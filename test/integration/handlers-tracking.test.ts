@@ -330,6 +330,51 @@ nodes:
     ]);
   });
 
+  it('records a parallel node whose failure onError caught FAILED, though its state exits', async () => {
+    const taskId = newTaskId();
+    await store.createTask({ taskId, workflow: 'flow', input: {}, engine: 'stepfunctions' });
+    // As Step Functions writes it: the Map fails, its Catch takes the failure, the state exits into it.
+    async function* history(): AsyncIterable<StatusHistoryEvent> {
+      yield { id: 1, type: 'ExecutionStarted', timestamp: at(1) };
+      yield { id: 2, previousEventId: 1, type: 'MapStateEntered', timestamp: at(2), stateName: 'each' };
+      yield { id: 3, previousEventId: 2, type: 'MapStateStarted', timestamp: at(3) };
+      yield { id: 4, previousEventId: 3, type: 'MapStateFailed', timestamp: at(4) };
+      yield { id: 5, previousEventId: 4, type: 'MapStateExited', timestamp: at(5), stateName: 'each' };
+      yield {
+        id: 6,
+        previousEventId: 5,
+        type: 'PassStateEntered',
+        timestamp: at(6),
+        stateName: 'each_error',
+      };
+      yield { id: 7, previousEventId: 6, type: 'PassStateExited', timestamp: at(7), stateName: 'each_error' };
+      yield { id: 8, previousEventId: 7, type: 'MapStateEntered', timestamp: at(8), stateName: 'more' };
+      yield { id: 9, previousEventId: 8, type: 'MapStateSucceeded', timestamp: at(9) };
+      yield { id: 10, previousEventId: 9, type: 'MapStateExited', timestamp: at(10), stateName: 'more' };
+      yield { id: 11, previousEventId: 10, type: 'ExecutionSucceeded', timestamp: at(11) };
+    }
+    await recordNodeEvents(
+      taskId,
+      {
+        states: { each: { node: 'each', type: 'parallel' }, more: { node: 'more', type: 'parallel' } },
+        decidedRouters: {},
+        start: 'begin',
+        foldedEnds: { more: 'done' },
+      },
+      history(),
+      { error: 'States.Runtime', cause: '' },
+      store,
+    );
+    const events = await store.getEvents(taskId);
+    expect(events.map((e) => [e.node, e.status])).toEqual([
+      ['begin', 'SUCCEEDED'],
+      ['each', 'FAILED'],
+      ['more', 'SUCCEEDED'],
+      ['done', 'SUCCEEDED'],
+    ]);
+    expect(events.find((e) => e.node === 'each')?.error?.cause).toContain('$.errors.each');
+  });
+
   it('ignores executions that are not tasks of this engine', async () => {
     await expect(change('not-a-task', { status: 'SUCCEEDED' })).resolves.toBeUndefined();
     expect(sfn.calls()).toHaveLength(0);
