@@ -206,7 +206,12 @@ export async function recordNodeEvents(
       // A state whose failure an onError caught exits right after the failure, into its Catch.
       const failure = failureBefore(event, byId);
       const entry = open.get(name);
-      if (entry) {
+      const check = reporting.toleranceChecks?.[name];
+      if (entry && check !== undefined && !failure) {
+        // The parallel node ends with its tolerance check, which can still fail it.
+        open.delete(name);
+        open.set(check, entry);
+      } else if (entry) {
         open.delete(name);
         await write(() =>
           store.finishEvent({

@@ -150,6 +150,8 @@ interface Prepared {
   readonly reporting: Map<string, { node: string; type: WorkflowNode['type'] }>;
   /** State name -> the end node folded into it (it ends the task when it finishes). */
   readonly foldedEnds: Map<string, string>;
+  /** Map state -> the tolerance check that ends its parallel node's event. */
+  readonly toleranceChecks: Map<string, string>;
 }
 
 const WORK_QUEUE = 'work';
@@ -401,7 +403,8 @@ export class EmbeddedEngine {
       validationOptions: { checkArn: true, checkPaths: true },
     });
     const foldedEnds = new Map(Object.entries(reportingPlan.foldedEnds));
-    const result: Prepared = { plan, asl, machine, reporting, foldedEnds };
+    const toleranceChecks = new Map(Object.entries(reportingPlan.toleranceChecks ?? {}));
+    const result: Prepared = { plan, asl, machine, reporting, foldedEnds, toleranceChecks };
     this.prepared.set(plan, result);
     return result;
   }
@@ -731,6 +734,15 @@ export class EmbeddedEngine {
           error: failure.error,
         });
     };
+    // Tolerance check state -> its Map state and the parallel node they report on.
+    const checks = new Map<
+      string,
+      { mapState: string; reported: { node: string; type: WorkflowNode['type'] } }
+    >();
+    for (const [mapState, check] of prepared.toleranceChecks) {
+      const reported = prepared.reporting.get(mapState);
+      if (reported) checks.set(check, { mapState, reported });
+    }
     const start = prepared.plan.dag.start;
     if (![...prepared.reporting.values()].some((r) => r.node === start))
       await record(start, 'start', 'SUCCEEDED');
@@ -784,31 +796,38 @@ export class EmbeddedEngine {
       if (event.type === 'StateExited' && caught.delete(key)) continue; // into its onError path
       if (event.type === 'StateExited' || event.type === 'StateFailed') {
         const status = event.type === 'StateExited' ? 'SUCCEEDED' : 'FAILED';
-        if (reported && reported.type !== 'end' && reported.type !== 'start') {
+        // The node this state's end ends: its own, or a tolerance check's parallel node; a Map that
+        // has a check leaves its node's success to the check, which can still fail it.
+        const check = checks.get(name);
+        const ends =
+          check?.reported ??
+          (status === 'SUCCEEDED' && prepared.toleranceChecks.has(name) ? undefined : reported);
+        if (ends && ends.type !== 'end' && ends.type !== 'start') {
           if (status === 'SUCCEEDED')
             await this.store.finishEvent({
               taskId: task.id,
-              node: reported.node,
-              attempt: attemptOf(reported.node),
+              node: ends.node,
+              attempt: attemptOf(ends.node),
               status,
             });
           else
             failures.set(key, {
-              node: reported.node,
+              node: ends.node,
               error: { error: event.Error ?? 'States.TaskFailed', cause: String(event.Cause ?? '') },
             });
         }
         // An end node folded into this state ran when the state finished.
         const folded = prepared.foldedEnds.get(name);
         if (folded && status === 'SUCCEEDED') await record(folded, 'end', 'SUCCEEDED');
-        const owner = reported ?? this.operatorNodeOf(prepared, name);
+        const owner = ends ?? this.operatorNodeOf(prepared, name);
+        const since = enteredAt.get(check?.mapState ?? name) ?? event.timestamp;
         if (owner)
           progress({
             type: 'node-finished',
             taskId: task.id,
             node: owner.node,
             status,
-            ms: event.timestamp - (enteredAt.get(name) ?? event.timestamp),
+            ms: event.timestamp - since,
           });
       }
     }

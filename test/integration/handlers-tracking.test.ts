@@ -375,6 +375,43 @@ nodes:
     expect(events.find((e) => e.node === 'each')?.error?.cause).toContain('$.errors.each');
   });
 
+  it('records a parallel node over its tolerated failures FAILED, with the check that failed it', async () => {
+    const taskId = newTaskId();
+    await store.createTask({ taskId, workflow: 'flow', input: {}, engine: 'stepfunctions' });
+    const exceeded = { error: 'ToleratedFailureExceeded', cause: '2 of 2 items failed' };
+    async function* history(): AsyncIterable<StatusHistoryEvent> {
+      yield { id: 1, type: 'ExecutionStarted', timestamp: at(1) };
+      yield { id: 2, previousEventId: 1, type: 'MapStateEntered', timestamp: at(2), stateName: 'each' };
+      yield { id: 3, previousEventId: 2, type: 'MapStateSucceeded', timestamp: at(3) };
+      yield { id: 4, previousEventId: 3, type: 'MapStateExited', timestamp: at(4), stateName: 'each' };
+      yield {
+        id: 5,
+        previousEventId: 4,
+        type: 'TaskStateEntered',
+        timestamp: at(5),
+        stateName: 'each_tolerance',
+      };
+      yield { id: 6, previousEventId: 5, type: 'TaskScheduled', timestamp: at(6) };
+      yield { id: 7, previousEventId: 6, type: 'TaskFailed', timestamp: at(7), error: exceeded };
+      yield { id: 8, previousEventId: 7, type: 'ExecutionFailed', timestamp: at(8), error: exceeded };
+    }
+    await recordNodeEvents(
+      taskId,
+      {
+        states: { each: { node: 'each', type: 'parallel' } },
+        decidedRouters: {},
+        start: 'begin',
+        foldedEnds: {},
+        toleranceChecks: { each: 'each_tolerance' },
+      },
+      history(),
+      exceeded,
+      store,
+    );
+    const each = (await store.getEvents(taskId)).find((e) => e.node === 'each');
+    expect(each).toMatchObject({ status: 'FAILED', error: exceeded, endedAt: at(8).toISOString() });
+  });
+
   it('ignores executions that are not tasks of this engine', async () => {
     await expect(change('not-a-task', { status: 'SUCCEEDED' })).resolves.toBeUndefined();
     expect(sfn.calls()).toHaveLength(0);
