@@ -37,6 +37,7 @@ import {
 import { OperatorCatalog } from '../runtime/operators.js';
 import { reportingPlanOf } from '../runtime/reporting.js';
 import { runScript } from '../runtime/script.js';
+import { finishStoppedWork } from '../runtime/stopped-work.js';
 import { checkTolerance, type ToleranceInput } from '../runtime/tolerance.js';
 import type { WorkItem } from '../runtime/work-item.js';
 import { type BarrierData, type BarrierStore, DynamoBarrierStore } from '../tracking/barrier-store.js';
@@ -124,7 +125,10 @@ export interface TaskHandle {
   readonly taskId: string;
   /** Settles with the §8 result when the task ends, whatever its status; never rejects for a failed task. */
   readonly done: Promise<TaskResult>;
-  /** Stops the execution: the task ends ABORTED (work already running finishes on its own). */
+  /**
+   * Stops the execution: the task ends ABORTED. An operator call under way runs to its end on its own,
+   * but what it was doing is recorded as stopped (lib/runtime/stopped-work.ts).
+   */
   abort(): void;
   /** States entered so far and time since the start, while the task runs. */
   stats(): { stateTransitions: number; durationMs: number };
@@ -252,7 +256,8 @@ export class EmbeddedEngine {
     const started = Date.now();
     const context = { task, input, params: prepared.plan.params, nodes: {}, errors: {} };
     const itemTotals = new Map<string, number>();
-    const handlers = this.handlersFor(prepared, task, attempts, reuse, itemTotals, progress);
+    const gate = new TaskGate();
+    const handlers = this.handlersFor(prepared, task, attempts, reuse, itemTotals, progress, gate);
     const retryOverrides = {
       ...(this.options.retryDelayMs === undefined
         ? {}
@@ -304,10 +309,15 @@ export class EmbeddedEngine {
             : errorInfo(failure);
         }
       }
+      // At once, before anything else runs: from here on a binding of this task starts nothing.
+      const startsRecorded = gate.close();
       const stateTransitions = await transitions;
+      await startsRecorded;
       this.parked.dropTask(taskId);
       this.dropBarrierWaits(taskId);
-      if (status !== 'RUNNING')
+      if (status !== 'RUNNING') {
+        // Work the execution stopped (other branches of a failed fork, say) ends before the task does.
+        await finishStoppedWork(this.store, taskId, status);
         await this.store.updateTaskStatus({
           taskId,
           status,
@@ -315,6 +325,7 @@ export class EmbeddedEngine {
           ...(output === undefined ? {} : { output }),
           ...(error ? { error } : {}),
         });
+      }
       return this.result(taskId, workflow, status, output, error, {
         stateTransitions,
         durationMs: Date.now() - started,
@@ -416,6 +427,7 @@ export class EmbeddedEngine {
     reuse: ReadonlyMap<string, unknown>,
     itemTotals: ReadonlyMap<string, number>,
     progress: (event: ProgressEvent) => void,
+    gate: TaskGate,
   ): Record<string, Handler> {
     const { plan } = prepared;
     const handlers: Record<string, Handler> = {};
@@ -429,16 +441,24 @@ export class EmbeddedEngine {
       if (state.kind === 'task') {
         const name = state.nodes[0]!;
         const node = plan.dag.nodes.get(name)!;
-        handlers[state.name] = async (input) =>
-          reuse.has(name)
-            ? reuse.get(name)
-            : this.runNodeTask(name, node, input as TaskInput, task, nextAttempt(name));
+        handlers[state.name] = async (input) => {
+          if (reuse.has(name)) return reuse.get(name);
+          const started = gate.enter();
+          if (!started) return stopped();
+          try {
+            return await this.runNodeTask(name, node, input as TaskInput, task, nextAttempt(name), started);
+          } finally {
+            started();
+          }
+        };
       } else if (state.kind === 'map') {
         const parallel = plan.dag.nodes.get(state.node)!;
         if (parallel.type !== 'parallel') continue;
         handlers[state.itemState] = async (input) => {
           const order = itemOrderOf(input);
           const key = `${state.node}#${order}`;
+          const started = gate.enter();
+          if (!started) return stopped();
           try {
             if (reuse.has(key)) return reuse.get(key);
             return await this.runNodeTask(
@@ -447,9 +467,11 @@ export class EmbeddedEngine {
               input as TaskInput,
               task,
               nextAttempt(key),
+              started,
               order,
             );
           } finally {
+            started();
             const done = (segmentsDone.get(state.node) ?? 0) + 1;
             segmentsDone.set(state.node, done);
             progress({
@@ -464,9 +486,12 @@ export class EmbeddedEngine {
         if (state.toleranceState)
           handlers[state.toleranceState] = async (input) => checkTolerance(input as ToleranceInput);
       } else if (state.kind === 'barrier-wait') {
-        handlers[state.name] = async (input) => this.waitAtBarrier((input as { Payload?: unknown }).Payload);
+        handlers[state.name] = async (input) =>
+          // A wait registered after the task ended would never be dropped (dropBarrierWaits).
+          gate.isOpen ? this.waitAtBarrier((input as { Payload?: unknown }).Payload) : stopped();
       } else if (state.kind === 'barrier-release') {
         handlers[state.name] = async (input) => {
+          if (!gate.isOpen) return stopped();
           await passBarrier(parseBarrierPayload(input), this.barrierDeps());
           return {};
         };
@@ -511,17 +536,25 @@ export class EmbeddedEngine {
       if (wait.taskId === taskId) this.barrierWaits.delete(token);
   }
 
-  /** Runs the node behind a Task state: operator, script, async dispatch or callback target. */
+  /**
+   * Runs the node behind a Task state: operator, script, async dispatch or callback target. `started`
+   * is called once the attempt's start is recorded (the task's end waits for that, see TaskGate); it
+   * answers whether the task still runs.
+   */
   private async runNodeTask(
     name: string,
     node: WorkflowNode | ItemNode,
     input: TaskInput,
     task: { id: string; workflow: string },
     attempt: number,
+    started: () => boolean,
     order?: number,
   ): Promise<unknown> {
     // A stopping engine starts nothing (a retry, say): the attempt is left to the engine that resumes.
-    if (this.closed) return new Promise(() => {});
+    if (this.closed) {
+      started();
+      return stopped();
+    }
     switch (node.type) {
       case 'sync':
         return this.runtime.run(
@@ -533,20 +566,25 @@ export class EmbeddedEngine {
             attempt,
             input: input.input,
           },
-          async (event) => (await this.catalog.load(node.operator))(event),
+          async (event) => {
+            started();
+            return (await this.catalog.load(node.operator))(event);
+          },
         );
       case 'script': {
         const script = input as ScriptInput;
         return this.runtime.run(
           { task, node: name, nodeType: 'script', order, attempt, input: script.context },
           // The context with its payload references resolved.
-          (event) =>
-            runScript({
+          (event) => {
+            started();
+            return runScript({
               language: script.language,
               source: script.source,
               context: event.input,
               timeoutMs: script.timeoutMs,
-            }),
+            });
+          },
         );
       }
       case 'async':
@@ -556,9 +594,12 @@ export class EmbeddedEngine {
           (input as unknown as { Payload: AsyncPayload }).Payload,
           task,
           attempt,
+          started,
           order,
         );
       case 'callback':
+        // Its event comes from the event log: no start to record here.
+        started();
         return this.sendCallback(input as unknown as CallbackInput);
       default:
         throw new Error(`internal: no Task binding for a ${node.type} node`);
@@ -571,13 +612,17 @@ export class EmbeddedEngine {
     payload: AsyncPayload,
     task: { id: string; workflow: string },
     attempt: number,
+    started: () => boolean,
     order?: number,
   ): Promise<unknown> {
     const eventId = eventIdOf(task.id, name);
     const workId = order === undefined ? eventId : segmentIdOf(eventId, order);
     // Parked again after a restart: the worker holds the item already.
     const reparked = this.parked.takeReparked(workId, attempt);
-    if (reparked) return reparked;
+    if (reparked) {
+      started();
+      return reparked;
+    }
     if (order === undefined)
       await this.store.startEvent({ taskId: task.id, node: name, type: 'async', attempt });
     else await this.store.startSegment({ taskId: task.id, node: name, order, attempt });
@@ -588,6 +633,8 @@ export class EmbeddedEngine {
       deadline: new Date(Date.now() + Math.min(payload.timeoutSeconds, LOCAL_MAX_WAIT_SECONDS) * 1000),
       ...(payload.heartbeatSeconds ? { heartbeatSeconds: payload.heartbeatSeconds } : {}),
     });
+    // Parked as the task ended: it is dropped with the task's other waits, and not handed out.
+    if (!started()) return resumed;
     const item: WorkItem = {
       id: workId,
       attempt,
@@ -964,4 +1011,48 @@ function outcomeOf(callback: Callback): WorkOutcome {
 
 function aslErrorName(cause: { name?: string }): string {
   return cause.name ?? 'States.TaskFailed';
+}
+
+/**
+ * A task's bindings around its end. While the execution runs, each operator attempt enters and says
+ * when its start is recorded. Once the execution has ended nothing enters any more (a retry in a
+ * branch the execution stopped starts no attempt), and `close` settles when the starts under way are
+ * recorded, so that the work the task's end finishes (finishStoppedWork) includes them.
+ */
+class TaskGate {
+  private open = true;
+  private readonly starting = new Set<Promise<void>>();
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /**
+   * Undefined once closed; else the call that says the start is recorded (any number of times), which
+   * answers whether the task still runs.
+   */
+  enter(): (() => boolean) | undefined {
+    if (!this.open) return undefined;
+    let recorded!: () => void;
+    const start = new Promise<void>((resolve) => {
+      recorded = resolve;
+    });
+    this.starting.add(start);
+    return () => {
+      this.starting.delete(start);
+      recorded();
+      return this.open;
+    };
+  }
+
+  /** Lets nothing enter; settles once every start under way is recorded. */
+  async close(): Promise<void> {
+    this.open = false;
+    await Promise.all(this.starting);
+  }
+}
+
+/** What a binding of a task that has ended returns: nothing awaits it any more. */
+function stopped(): Promise<never> {
+  return new Promise(() => {});
 }
