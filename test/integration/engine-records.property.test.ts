@@ -24,10 +24,6 @@ const FINAL = ['SUCCEEDED', 'FAILED'];
 /**
  * Bugs this property found (in lib/local/engine.ts unless named), kept out of the generated workflows
  * (false) until they are fixed (true); a fixed one stays listed, so that the property covers its case.
- * - asyncItems: in a parallel node of async items every item runs as segment 0 (the Map item binding
- *   reads `segment.order` from the input, which for an async item is under `Payload`): attempts count
- *   up across items, parkWork refuses the older attempt, the task fails with StaleWriteError and a
- *   waiter is left pending. Repro: items [0, 0], node {type: async, via: lambda, operator: test/outcome}.
  * - parallelOnError (fixed): a failing parallel node with onError broke the task: the event log gives
  *   StateFailed, StateCaught, then StateExited for the caught Map; the engine recorded the event
  *   FAILED, then SUCCEEDED, which the store refused (StaleWriteError, unhandled); runTask rejected and
@@ -47,7 +43,6 @@ const FINAL = ['SUCCEEDED', 'FAILED'];
  *   adds its trace.
  */
 const KNOWN_BUGS = {
-  asyncItems: false,
   parallelOnError: true,
   toleranceExceeded: true,
   chainedParamsRouters: false,
@@ -241,7 +236,6 @@ function checkResult(planned: PlannedRun, result: TaskResult): void {
 describe('embedded engine records', () => {
   it('agree with the run on random workflows with planned failures', async () => {
     const planned = arbitraryPlannedRun({
-      asyncItems: KNOWN_BUGS.asyncItems,
       parallelOnError: KNOWN_BUGS.parallelOnError,
       toleranceExceeded: KNOWN_BUGS.toleranceExceeded,
       chainedParamsRouters: KNOWN_BUGS.chainedParamsRouters,
@@ -268,8 +262,39 @@ describe('embedded engine records', () => {
     );
   }, 600_000);
 
-  // Reproductions of bugs in KNOWN_BUGS: `it.fails` passes while the bug is there. (asyncItems leaves
-  // rejected promises behind that no test can catch: see KNOWN_BUGS.)
+  // Reproductions of bugs in KNOWN_BUGS: `it.fails` passes while the bug is there.
+  // Found by this property too (async items all ran as segment 0: the item binding read the order
+  // outside the dispatch Payload); fixed by itemOrderOf, and generated since.
+  it('a parallel node of async items runs each item as its own segment', async () => {
+    const result = await engine.runTask(
+      compile(`name: async-items
+nodes:
+  begin: { type: start, next: each }
+  each:
+    type: parallel
+    items: $.input.items
+    node:
+      type: async
+      via: lambda
+      operator: test/outcome
+      timeout: 60
+      retry: { maxAttempts: 2 }
+      input: { failures: $.item }
+    next: done
+  done: { type: end }
+`),
+      { items: [0, 1, 0] },
+    );
+    expect(result.status).toBe('SUCCEEDED');
+    const segments = [...result.segments].sort((a, b) => a.order - b.order);
+    // Attempts count per item: the second item's retry is its attempt 2, the others' first is 1.
+    expect(segments.map((s) => [s.order, s.status, s.attempts])).toEqual([
+      [0, 'SUCCEEDED', 1],
+      [1, 'SUCCEEDED', 2],
+      [2, 'SUCCEEDED', 1],
+    ]);
+  });
+
   it('a parallel node over its tolerated failures is FAILED', async () => {
     const result = await engine.runTask(
       compile(`name: tolerance-exceeded
