@@ -1,5 +1,5 @@
-// Step Functions execution status changes (EventBridge) -> the task record, and the events of nodes that
-// run no code from the execution history.
+// Step Functions execution status changes (EventBridge) -> the task record, the events of nodes that
+// run no code from the execution history, and the end of work the execution stopped.
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { createLogger } from '../../lib/aws/logging.js';
@@ -12,7 +12,7 @@ import {
 import { trackingFromEnv, workflowsFrom } from '../../lib/aws/stores.js';
 
 const logger = createLogger();
-const stores = trackingFromEnv(['tasks', 'events', 'workflows']);
+const stores = trackingFromEnv(['tasks', 'events', 'segments', 'workflows']);
 const deps: StatusServiceDeps = {
   store: stores.tracking,
   deployments: workflowsFrom(stores).deployments,

@@ -5,6 +5,7 @@
 // event log.
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { type ReportingPlan, startHasState } from '../runtime/reporting.js';
+import { finishStoppedWork, stoppedWorkError } from '../runtime/stopped-work.js';
 import type { ErrorInfo, TaskRecord, TaskStatus } from '../tracking/records.js';
 import { StaleWriteError, type TrackingStore } from '../tracking/store.js';
 import type { DynamoWorkflowDeployments } from './workflow-deployments.js';
@@ -50,7 +51,7 @@ export type StatusOutcome =
   | 'stale'
   | 'ignored';
 
-const FINAL: Readonly<Record<string, TaskStatus>> = {
+const FINAL: Readonly<Record<string, Exclude<TaskStatus, 'RUNNING'>>> = {
   SUCCEEDED: 'SUCCEEDED',
   FAILED: 'FAILED',
   TIMED_OUT: 'TIMED_OUT',
@@ -83,8 +84,11 @@ export async function recordExecutionStatus(
       deps.executions.history(detail.executionArn),
       executionError(detail, status),
       deps.store,
+      stoppedWorkError(status),
     );
   }
+  // Work the execution stopped (other branches of a failed fork, async work waiting there) ends too.
+  await finishStoppedWork(deps.store, task.taskId, status);
   const output = status === 'SUCCEEDED' ? await outputOf(detail, deps.executions) : undefined;
   const error = status === 'SUCCEEDED' ? undefined : executionError(detail, status);
   try {
@@ -147,9 +151,10 @@ async function outputOf(detail: ExecutionStatusDetail, executions: ExecutionRead
 
 /**
  * Walks the history once. Entering a reporting state starts its event (start and end nodes finish at
- * once), exiting it finishes it SUCCEEDED; a state still open when the history ends failed (caught by
- * an `onError`, or the execution failed or was stopped there). Each redrive numbers a new attempt, so
- * an event that failed before a redrive can succeed after it.
+ * once), exiting it finishes it SUCCEEDED, or FAILED when the exit follows a failure (an `onError`
+ * caught it); a state still open when the history ends failed (the execution failed there, or was
+ * stopped: aborted with its branch, `stoppedBy`, or with the execution). Each redrive numbers a new attempt, so an event that failed before a redrive can succeed
+ * after it.
  */
 export async function recordNodeEvents(
   taskId: string,
@@ -157,10 +162,14 @@ export async function recordNodeEvents(
   history: AsyncIterable<HistoryEvent>,
   executionFailure: ErrorInfo,
   store: TrackingStore,
+  stoppedBy: ErrorInfo = stoppedWorkError('FAILED'),
 ): Promise<number> {
   let transitions = 0;
   const byId = new Map<number, HistoryEvent>();
-  const open = new Map<string, { node: string; attempt: number; error?: ErrorInfo }>();
+  const open = new Map<
+    string,
+    { node: string; attempt: number; enteredId: number; error?: ErrorInfo; stopped?: boolean }
+  >();
   let attempt = 1;
   let lastTimestamp = new Date();
   const write = async (action: () => Promise<unknown>) => {
@@ -188,6 +197,9 @@ export async function recordNodeEvents(
       const entry = state === undefined ? undefined : open.get(state);
       if (entry) entry.error = event.error;
     }
+    // A branch beside it failed (or the execution was stopped): Step Functions aborted the state.
+    if (event.type.endsWith('StateAborted'))
+      for (const entry of open.values()) if (descendsFrom(event, entry.enteredId, byId)) entry.stopped = true;
     const name = event.stateName;
     if (name === undefined) continue;
     if (event.type.endsWith('StateEntered')) {
@@ -200,22 +212,37 @@ export async function recordNodeEvents(
         await write(() =>
           store.finishEvent({ taskId, node: reported.node, attempt, status: 'SUCCEEDED', now }),
         );
-      else open.set(name, { node: reported.node, attempt });
+      else open.set(name, { node: reported.node, attempt, enteredId: event.id });
     } else if (event.type.endsWith('StateExited')) {
+      // A state whose failure an onError caught exits right after the failure, into its Catch.
+      const failure = failureBefore(event, byId);
       const entry = open.get(name);
-      if (entry) {
+      const check = reporting.toleranceChecks?.[name];
+      if (entry && check !== undefined && !failure) {
+        // The parallel node ends with its tolerance check, which can still fail it.
+        open.delete(name);
+        open.set(check, entry);
+      } else if (entry) {
         open.delete(name);
         await write(() =>
-          store.finishEvent({ taskId, node: entry.node, attempt: entry.attempt, status: 'SUCCEEDED', now }),
+          store.finishEvent({
+            taskId,
+            node: entry.node,
+            attempt: entry.attempt,
+            now,
+            ...(failure
+              ? { status: 'FAILED', error: entry.error ?? failure.error ?? caughtWithoutDetails(entry.node) }
+              : { status: 'SUCCEEDED' }),
+          }),
         );
       }
       // An end node folded into this state ran when the state finished.
       const folded = reporting.foldedEnds?.[name];
-      if (folded !== undefined) await ran(folded, 'end', now);
+      if (folded !== undefined && !failure) await ran(folded, 'end', now);
     }
   }
   for (const entry of open.values()) {
-    const error = entry.error ?? executionFailure;
+    const error = entry.error ?? (entry.stopped ? stoppedBy : executionFailure);
     await write(() =>
       store.finishEvent({
         taskId,
@@ -228,6 +255,46 @@ export async function recordNodeEvents(
     );
   }
   return transitions;
+}
+
+/**
+ * The failure a `*StateExited` follows, if it follows one: Step Functions links the exit to the
+ * state's last event, a `TaskSucceeded` or a `MapStateSucceeded` unless a Catch took a failure.
+ */
+function failureBefore(
+  exited: HistoryEvent,
+  byId: ReadonlyMap<number, HistoryEvent>,
+): { error?: ErrorInfo } | undefined {
+  const previous = exited.previousEventId === undefined ? undefined : byId.get(exited.previousEventId);
+  if (!previous || !/(Failed|TimedOut)$/.test(previous.type)) return undefined;
+  return previous.error === undefined ? {} : { error: previous.error };
+}
+
+/** A `MapStateFailed` carries no error; the Catch put it in the execution's data, which is not read. */
+function caughtWithoutDetails(node: string): ErrorInfo {
+  return {
+    error: 'States.TaskFailed',
+    cause: `'${node}' failed and its onError path ran; the error is at $.errors.${node} of the execution.`,
+  };
+}
+
+/**
+ * Whether the event comes after the state entered at `enteredId`, inside it: its `previousEventId`
+ * chain leads there (through a Map's iterations or a Parallel's branches, which a walk to the first
+ * `*StateEntered` would stop in).
+ */
+function descendsFrom(
+  event: HistoryEvent,
+  enteredId: number,
+  byId: ReadonlyMap<number, HistoryEvent>,
+): boolean {
+  let current: HistoryEvent | undefined = event;
+  for (let hops = 0; current && hops < 1000; hops++) {
+    if (current.id === enteredId) return true;
+    if (current.id < enteredId) return false;
+    current = current.previousEventId === undefined ? undefined : byId.get(current.previousEventId);
+  }
+  return false;
 }
 
 /** The state a failure belongs to: follow `previousEventId` back to the `*StateEntered`. */

@@ -40,6 +40,8 @@ export class StatusTracker extends Construct {
     this.function
       .bindTable(tables.tasks, ENV.TASKS_TABLE, 'rw')
       .bindTable(tables.events, ENV.EVENTS_TABLE, 'rw')
+      // Segments too: an ended execution's work still running or waiting ends (stopped-work.ts).
+      .bindTable(tables.segments, ENV.SEGMENTS_TABLE, 'rw')
       .bindTable(tables.workflows, ENV.WORKFLOWS_TABLE, 'r');
     this.function.role.addToPrincipalPolicy(
       new iam.PolicyStatement({

@@ -44,7 +44,10 @@ export interface LocalDynamo {
   /** `http://127.0.0.1:<port>`, for other clients (e.g. a worker process) to use. */
   readonly endpoint: string;
   readonly tableNames: TableNames;
-  /** Stops the server and flushes the on-disk store; the client is destroyed. */
+  /**
+   * Refuses new requests (LocalDynamoClosedError), waits for those under way, then stops the server,
+   * flushing the on-disk store, and destroys the client.
+   */
   close(): Promise<void>;
 }
 
@@ -65,7 +68,27 @@ export async function startLocalDynamo(options: LocalDynamoOptions = {}): Promis
     credentials: LOCAL_CREDENTIALS,
   });
   const tableNames = tableNamesFor(options.tablePrefix ?? DEFAULT_TABLE_PREFIX);
+  // A request that reaches dynalite as it closes its store fails inside dynalite, beyond any caller's
+  // catch (an uncaught exception): close lets the requests under way finish first. The document
+  // clients built on this client share its middleware stack, so this sees their requests too.
+  const underWay = new Set<Promise<unknown>>();
+  let closing = false;
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      if (closing) throw new LocalDynamoClosedError();
+      const request = next(args);
+      underWay.add(request);
+      try {
+        return await request;
+      } finally {
+        underWay.delete(request);
+      }
+    },
+    { step: 'initialize', name: 'localDynamoRequestsUnderWay' },
+  );
   const close = async () => {
+    closing = true;
+    await Promise.allSettled([...underWay]);
     client.destroy();
     await closeServer(server);
   };
@@ -126,6 +149,14 @@ function closeServer(server: Server): Promise<void> {
       error ? reject(new LocalDynamoError('dynalite did not close cleanly.', { cause: error })) : resolve(),
     );
   });
+}
+
+/** A request made after `close`: the local DynamoDB is gone. */
+export class LocalDynamoClosedError extends Error {
+  constructor() {
+    super('The local DynamoDB is closed.');
+    this.name = 'LocalDynamoClosedError';
+  }
 }
 
 export class LocalDynamoError extends Error {

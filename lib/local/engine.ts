@@ -38,6 +38,7 @@ import {
 import { OperatorCatalog } from '../runtime/operators.js';
 import { reportingPlanOf } from '../runtime/reporting.js';
 import { runScript } from '../runtime/script.js';
+import { finishStoppedWork } from '../runtime/stopped-work.js';
 import { checkTolerance, type ToleranceInput } from '../runtime/tolerance.js';
 import type { WorkItem } from '../runtime/work-item.js';
 import { type BarrierContext, type BarrierStore, DynamoBarrierStore } from '../tracking/barrier-store.js';
@@ -125,7 +126,10 @@ export interface TaskHandle {
   readonly taskId: string;
   /** Settles with the §8 result when the task ends, whatever its status; never rejects for a failed task. */
   readonly done: Promise<TaskResult>;
-  /** Stops the execution: the task ends ABORTED (work already running finishes on its own). */
+  /**
+   * Stops the execution: the task ends ABORTED. An operator call under way runs to its end on its own,
+   * but what it was doing is recorded as stopped (lib/runtime/stopped-work.ts).
+   */
   abort(): void;
   /** States entered so far and time since the start, while the task runs. */
   stats(): { stateTransitions: number; durationMs: number };
@@ -151,6 +155,8 @@ interface Prepared {
   readonly reporting: Map<string, { node: string; type: WorkflowNode['type'] }>;
   /** State name -> the end node folded into it (it ends the task when it finishes). */
   readonly foldedEnds: Map<string, string>;
+  /** Map state -> the tolerance check that ends its parallel node's event. */
+  readonly toleranceChecks: Map<string, string>;
 }
 
 const WORK_QUEUE = 'work';
@@ -251,7 +257,8 @@ export class EmbeddedEngine {
     const started = Date.now();
     const context = { task, input, params: prepared.plan.params, nodes: {}, errors: {} };
     const itemTotals = new Map<string, number>();
-    const handlers = this.handlersFor(prepared, task, attempts, reuse, itemTotals, progress);
+    const gate = new TaskGate();
+    const handlers = this.handlersFor(prepared, task, attempts, reuse, itemTotals, progress, gate);
     const retryOverrides = {
       ...(this.options.retryDelayMs === undefined
         ? {}
@@ -281,6 +288,8 @@ export class EmbeddedEngine {
       counter,
       (node) => attempts.get(node) ?? 1,
     );
+    // Awaited once the execution has ended: a failure to record surfaces through `done` then.
+    transitions.catch(() => {});
     const done = (async () => {
       let status: TaskRecord['status'] = 'SUCCEEDED';
       let output: unknown;
@@ -301,10 +310,15 @@ export class EmbeddedEngine {
             : errorInfo(failure);
         }
       }
+      // At once, before anything else runs: from here on a binding of this task starts nothing.
+      const startsRecorded = gate.close();
       const stateTransitions = await transitions;
+      await startsRecorded;
       this.parked.dropTask(taskId);
       this.dropBarrierWaits(taskId);
-      if (status !== 'RUNNING')
+      if (status !== 'RUNNING') {
+        // Work the execution stopped (other branches of a failed fork, say) ends before the task does.
+        await finishStoppedWork(this.store, taskId, status);
         await this.store.updateTaskStatus({
           taskId,
           status,
@@ -312,6 +326,7 @@ export class EmbeddedEngine {
           ...(output === undefined ? {} : { output }),
           ...(error ? { error } : {}),
         });
+      }
       return this.result(taskId, workflow, status, output, error, {
         stateTransitions,
         durationMs: Date.now() - started,
@@ -400,7 +415,8 @@ export class EmbeddedEngine {
       validationOptions: { checkArn: true, checkPaths: true },
     });
     const foldedEnds = new Map(Object.entries(reportingPlan.foldedEnds));
-    const result: Prepared = { plan, asl, machine, reporting, foldedEnds };
+    const toleranceChecks = new Map(Object.entries(reportingPlan.toleranceChecks ?? {}));
+    const result: Prepared = { plan, asl, machine, reporting, foldedEnds, toleranceChecks };
     this.prepared.set(plan, result);
     return result;
   }
@@ -412,6 +428,7 @@ export class EmbeddedEngine {
     reuse: ReadonlyMap<string, unknown>,
     itemTotals: ReadonlyMap<string, number>,
     progress: (event: ProgressEvent) => void,
+    gate: TaskGate,
   ): Record<string, Handler> {
     const { plan } = prepared;
     const handlers: Record<string, Handler> = {};
@@ -435,16 +452,24 @@ export class EmbeddedEngine {
       } else if (state.kind === 'task') {
         const name = state.nodes[0]!;
         const node = plan.dag.nodes.get(name)!;
-        handlers[state.name] = async (input) =>
-          reuse.has(name)
-            ? reuse.get(name)
-            : this.runNodeTask(name, node, input as TaskInput, task, nextAttempt(name));
+        handlers[state.name] = async (input) => {
+          if (reuse.has(name)) return reuse.get(name);
+          const started = gate.enter();
+          if (!started) return stopped();
+          try {
+            return await this.runNodeTask(name, node, input as TaskInput, task, nextAttempt(name), started);
+          } finally {
+            started();
+          }
+        };
       } else if (state.kind === 'map') {
         const parallel = plan.dag.nodes.get(state.node)!;
         if (parallel.type !== 'parallel') continue;
         handlers[state.itemState] = async (input) => {
           const order = itemOrderOf(input);
           const key = `${state.node}#${order}`;
+          const started = gate.enter();
+          if (!started) return stopped();
           try {
             if (reuse.has(key)) return reuse.get(key);
             return await this.runNodeTask(
@@ -453,9 +478,11 @@ export class EmbeddedEngine {
               input as TaskInput,
               task,
               nextAttempt(key),
+              started,
               order,
             );
           } finally {
+            started();
             const done = (segmentsDone.get(state.node) ?? 0) + 1;
             segmentsDone.set(state.node, done);
             progress({
@@ -470,9 +497,12 @@ export class EmbeddedEngine {
         if (state.toleranceState)
           handlers[state.toleranceState] = async (input) => checkTolerance(input as ToleranceInput);
       } else if (state.kind === 'barrier-wait') {
-        handlers[state.name] = async (input) => this.waitAtBarrier((input as { Payload?: unknown }).Payload);
+        handlers[state.name] = async (input) =>
+          // A wait registered after the task ended would never be dropped (dropBarrierWaits).
+          gate.isOpen ? this.waitAtBarrier((input as { Payload?: unknown }).Payload) : stopped();
       } else if (state.kind === 'barrier-release') {
         handlers[state.name] = async (input) => {
+          if (!gate.isOpen) return stopped();
           await passBarrier(parseBarrierPayload(input), this.barrierDeps());
           return {};
         };
@@ -517,17 +547,25 @@ export class EmbeddedEngine {
       if (wait.taskId === taskId) this.barrierWaits.delete(token);
   }
 
-  /** Runs the node behind a Task state: operator, script, async dispatch or callback target. */
+  /**
+   * Runs the node behind a Task state: operator, script, async dispatch or callback target. `started`
+   * is called once the attempt's start is recorded (the task's end waits for that, see TaskGate); it
+   * answers whether the task still runs.
+   */
   private async runNodeTask(
     name: string,
     node: WorkflowNode | ItemNode,
     input: TaskInput,
     task: { id: string; workflow: string },
     attempt: number,
+    started: () => boolean,
     order?: number,
   ): Promise<unknown> {
     // A stopping engine starts nothing (a retry, say): the attempt is left to the engine that resumes.
-    if (this.closed) return new Promise(() => {});
+    if (this.closed) {
+      started();
+      return stopped();
+    }
     switch (node.type) {
       case 'sync':
         return this.runtime.run(
@@ -539,20 +577,25 @@ export class EmbeddedEngine {
             attempt,
             input: input.input,
           },
-          async (event) => (await this.catalog.load(node.operator))(event),
+          async (event) => {
+            started();
+            return (await this.catalog.load(node.operator))(event);
+          },
         );
       case 'script': {
         const script = input as ScriptInput;
         return this.runtime.run(
           { task, node: name, nodeType: 'script', order, attempt, input: script.context },
           // The context with its payload references resolved.
-          (event) =>
-            runScript({
+          (event) => {
+            started();
+            return runScript({
               language: script.language,
               source: script.source,
               context: event.input,
               timeoutMs: script.timeoutMs,
-            }),
+            });
+          },
         );
       }
       case 'async':
@@ -562,9 +605,12 @@ export class EmbeddedEngine {
           (input as unknown as { Payload: AsyncPayload }).Payload,
           task,
           attempt,
+          started,
           order,
         );
       case 'callback':
+        // Its event comes from the event log: no start to record here.
+        started();
         return this.sendCallback(input as unknown as CallbackInput);
       default:
         throw new Error(`internal: no Task binding for a ${node.type} node`);
@@ -577,13 +623,17 @@ export class EmbeddedEngine {
     payload: AsyncPayload,
     task: { id: string; workflow: string },
     attempt: number,
+    started: () => boolean,
     order?: number,
   ): Promise<unknown> {
     const eventId = eventIdOf(task.id, name);
     const workId = order === undefined ? eventId : segmentIdOf(eventId, order);
     // Parked again after a restart: the worker holds the item already.
     const reparked = this.parked.takeReparked(workId, attempt);
-    if (reparked) return reparked;
+    if (reparked) {
+      started();
+      return reparked;
+    }
     if (order === undefined)
       await this.store.startEvent({ taskId: task.id, node: name, type: 'async', attempt });
     else await this.store.startSegment({ taskId: task.id, node: name, order, attempt });
@@ -594,6 +644,8 @@ export class EmbeddedEngine {
       deadline: new Date(Date.now() + Math.min(payload.timeoutSeconds, LOCAL_MAX_WAIT_SECONDS) * 1000),
       ...(payload.heartbeatSeconds ? { heartbeatSeconds: payload.heartbeatSeconds } : {}),
     });
+    // Parked as the task ended: it is dropped with the task's other waits, and not handed out.
+    if (!started()) return resumed;
     const item: WorkItem = {
       id: workId,
       attempt,
@@ -724,6 +776,31 @@ export class EmbeddedEngine {
         ...(error ? { error } : {}),
       });
     };
+    // A state's failure is final only once it is not retried: StateFailed comes first, then
+    // StateRetried, or StateCaught and a StateExited into the onError path, or nothing (it propagated).
+    const failures = new Map<string, { node: string; error: { error: string; cause: string } }>();
+    const caught = new Set<string>();
+    const finishFailed = async (key: string) => {
+      const failure = failures.get(key);
+      failures.delete(key);
+      if (failure)
+        await this.store.finishEvent({
+          taskId: task.id,
+          node: failure.node,
+          attempt: attemptOf(failure.node),
+          status: 'FAILED',
+          error: failure.error,
+        });
+    };
+    // Tolerance check state -> its Map state and the parallel node they report on.
+    const checks = new Map<
+      string,
+      { mapState: string; reported: { node: string; type: WorkflowNode['type'] } }
+    >();
+    for (const [mapState, check] of prepared.toleranceChecks) {
+      const reported = prepared.reporting.get(mapState);
+      if (reported) checks.set(check, { mapState, reported });
+    }
     const start = prepared.plan.dag.start;
     if (![...prepared.reporting.values()].some((r) => r.node === start))
       await record(start, 'start', 'SUCCEEDED');
@@ -731,13 +808,24 @@ export class EmbeddedEngine {
       const event = raw as {
         type: string;
         state?: { name: string; type: string; input?: unknown };
+        index?: number;
         Error?: string;
         Cause?: unknown;
         timestamp: number;
       };
-      if (event.type !== 'StateEntered' && event.type !== 'StateExited' && event.type !== 'StateFailed')
-        continue;
+      if (!FOLLOWED_EVENTS.has(event.type)) continue;
       const name = event.state!.name;
+      // Item states run once per item: their events are told apart by the item's index.
+      const key = event.index === undefined ? name : `${name}#${event.index}`;
+      if (event.type === 'StateRetried') {
+        failures.delete(key);
+        continue;
+      }
+      if (event.type === 'StateCaught') {
+        caught.add(key);
+        await finishFailed(key);
+        continue;
+      }
       if (event.type === 'StateEntered') {
         counter.transitions++;
         enteredAt.set(name, event.timestamp);
@@ -763,33 +851,46 @@ export class EmbeddedEngine {
             status: 'SUCCEEDED',
           });
       }
+      if (event.type === 'StateExited' && caught.delete(key)) continue; // into its onError path
       if (event.type === 'StateExited' || event.type === 'StateFailed') {
         const status = event.type === 'StateExited' ? 'SUCCEEDED' : 'FAILED';
-        if (reported && reported.type !== 'end' && reported.type !== 'start') {
-          await this.store.finishEvent({
-            taskId: task.id,
-            node: reported.node,
-            attempt: attemptOf(reported.node),
-            status,
-            ...(status === 'FAILED'
-              ? { error: { error: event.Error ?? 'States.TaskFailed', cause: String(event.Cause ?? '') } }
-              : {}),
-          });
+        // The node this state's end ends: its own, or a tolerance check's parallel node; a Map that
+        // has a check leaves its node's success to the check, which can still fail it.
+        const check = checks.get(name);
+        const ends =
+          check?.reported ??
+          (status === 'SUCCEEDED' && prepared.toleranceChecks.has(name) ? undefined : reported);
+        if (ends && ends.type !== 'end' && ends.type !== 'start') {
+          if (status === 'SUCCEEDED')
+            await this.store.finishEvent({
+              taskId: task.id,
+              node: ends.node,
+              attempt: attemptOf(ends.node),
+              status,
+            });
+          else
+            failures.set(key, {
+              node: ends.node,
+              error: { error: event.Error ?? 'States.TaskFailed', cause: String(event.Cause ?? '') },
+            });
         }
         // An end node folded into this state ran when the state finished.
         const folded = prepared.foldedEnds.get(name);
         if (folded && status === 'SUCCEEDED') await record(folded, 'end', 'SUCCEEDED');
-        const owner = reported ?? this.operatorNodeOf(prepared, name);
+        const owner = ends ?? this.operatorNodeOf(prepared, name);
+        const since = enteredAt.get(check?.mapState ?? name) ?? event.timestamp;
         if (owner)
           progress({
             type: 'node-finished',
             taskId: task.id,
             node: owner.node,
             status,
-            ms: event.timestamp - (enteredAt.get(name) ?? event.timestamp),
+            ms: event.timestamp - since,
           });
       }
     }
+    // Failures neither retried nor caught: they failed the execution (or their branch).
+    for (const key of [...failures.keys()]) await finishFailed(key);
     return counter.transitions;
   }
 
@@ -886,6 +987,15 @@ type CallbackInput =
   | { QueueUrl: string; MessageBody: unknown }
   | { url: string; method: string; body: unknown };
 
+/** The event log entries `followEventLog` reads; map-iteration and parallel-branch events say nothing it needs. */
+const FOLLOWED_EVENTS = new Set([
+  'StateEntered',
+  'StateExited',
+  'StateFailed',
+  'StateRetried',
+  'StateCaught',
+]);
+
 /** How many items a Map state is about to run, read from its input at the node's `items` path. */
 function itemCount(prepared: Prepared, mapState: string, input: unknown): number {
   const node = prepared.plan.dag.nodes.get(mapState);
@@ -912,4 +1022,48 @@ function outcomeOf(callback: Callback): WorkOutcome {
 
 function aslErrorName(cause: { name?: string }): string {
   return cause.name ?? 'States.TaskFailed';
+}
+
+/**
+ * A task's bindings around its end. While the execution runs, each operator attempt enters and says
+ * when its start is recorded. Once the execution has ended nothing enters any more (a retry in a
+ * branch the execution stopped starts no attempt), and `close` settles when the starts under way are
+ * recorded, so that the work the task's end finishes (finishStoppedWork) includes them.
+ */
+class TaskGate {
+  private open = true;
+  private readonly starting = new Set<Promise<void>>();
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /**
+   * Undefined once closed; else the call that says the start is recorded (any number of times), which
+   * answers whether the task still runs.
+   */
+  enter(): (() => boolean) | undefined {
+    if (!this.open) return undefined;
+    let recorded!: () => void;
+    const start = new Promise<void>((resolve) => {
+      recorded = resolve;
+    });
+    this.starting.add(start);
+    return () => {
+      this.starting.delete(start);
+      recorded();
+      return this.open;
+    };
+  }
+
+  /** Lets nothing enter; settles once every start under way is recorded. */
+  async close(): Promise<void> {
+    this.open = false;
+    await Promise.all(this.starting);
+  }
+}
+
+/** What a binding of a task that has ended returns: nothing awaits it any more. */
+function stopped(): Promise<never> {
+  return new Promise(() => {});
 }

@@ -3,9 +3,10 @@
 // SDK calls of workers (aws-protocol.ts), starts tasks for files dropped into `<data>/uploads/<workflow>/`
 // (uploads.ts) and serves the web view (lib/web).
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createAdaptorServer } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import { diagnosticJson } from '../dag/diagnostics.js';
@@ -47,11 +48,17 @@ export type SegmentProgress = Record<string, { done: number; total: number }>;
 
 const HOST = '127.0.0.1';
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** How long `close` lets the requests under way finish before it drops them and closes the engine. */
+const DRAIN_TIMEOUT_MS = 10_000;
+/** How often `close` looks whether they have, and how long no request must arrive before it goes on. */
+const DRAIN_POLL_MS = 10;
 
 export class DagServer implements WebViewSource {
   private readonly running = new Map<string, TaskHandle>();
   private readonly progress = new Map<string, SegmentProgress>();
   private readonly stopping = new AbortController();
+  /** Requests received and not yet answered, and whether one came since `close` last looked. */
+  private readonly requests = { underWay: 0, arrived: false };
   readonly app: Hono;
   private server: Server | undefined;
   private uploads: UploadWatcher | undefined;
@@ -114,20 +121,39 @@ export class DagServer implements WebViewSource {
   }
 
   /**
-   * Stops the server. Tasks still running are not ended: they stay RUNNING in the data folder, and the
-   * next `dag serve` on it resumes them (in memory, they are gone with the rest).
+   * Stops the server: it takes no more requests (those arriving are answered 503), lets the requests
+   * under way finish (long polls answer at once; at most DRAIN_TIMEOUT_MS in all), stops listening,
+   * then closes the engine and the database, which those requests use. Tasks still running are not
+   * ended: they stay RUNNING in the data folder, and the next `dag serve` on it resumes them (in
+   * memory, they are gone with the rest).
    */
   async close(): Promise<void> {
     this.stopping.abort();
     await this.uploads?.stop();
+    await this.drain(Date.now() + DRAIN_TIMEOUT_MS);
+    // Only now: closing the listener resets connections it has not accepted yet, and closing idle
+    // keep-alive connections drops a request a client is sending on one; those got their 503 meanwhile.
     if (this.server) {
       const server = this.server;
+      const closed = new Promise<void>((done) => server.close(() => done()));
       server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
+      await closed;
     }
     await this.engine.close();
     await this.dynamo.close();
     this.releaseData();
+  }
+
+  /**
+   * Until `deadline`: waits for the requests under way to be answered, and for a quiet moment after
+   * (requests the server has accepted but not read yet arrive in it, and get their 503).
+   */
+  private async drain(deadline: number): Promise<void> {
+    while (Date.now() < deadline) {
+      this.requests.arrived = false;
+      await sleep(DRAIN_POLL_MS);
+      if (this.requests.underWay === 0 && !this.requests.arrived) return;
+    }
   }
 
   private log(line: string): void {
@@ -136,6 +162,11 @@ export class DagServer implements WebViewSource {
 
   private async listen(port: number): Promise<void> {
     const server = createAdaptorServer({ fetch: this.app.fetch }) as Server;
+    server.on('request', (_request, response: ServerResponse) => {
+      this.requests.underWay++;
+      this.requests.arrived = true;
+      response.once('close', () => this.requests.underWay--);
+    });
     await new Promise<void>((done, fail) => {
       server.once('error', fail);
       server.listen(port, HOST, () => {
@@ -341,6 +372,18 @@ export class DagServer implements WebViewSource {
 
   private routes(): Hono {
     const app = new Hono();
+
+    // First: once the server stops, no request starts, and connections close after their answer.
+    app.use('*', async (c, next) => {
+      if (this.stopping.signal.aborted) {
+        // Read first: closing a connection with its request unread resets it (the client sees no 503).
+        await c.req.arrayBuffer();
+        c.header('connection', 'close');
+        return c.json({ message: 'dag serve is stopping; try again once it is back.' }, 503);
+      }
+      await next();
+      if (this.stopping.signal.aborted) c.res.headers.set('connection', 'close');
+    });
 
     app.onError((error, c) => {
       if (error instanceof BodyTooLargeError) return c.json({ message: error.message }, 413);

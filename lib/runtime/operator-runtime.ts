@@ -6,7 +6,7 @@
 
 import { eventIdOf, newTraceId, segmentIdOf } from '../tracking/ids.js';
 import type { NodeType, TraceRecord, TraceResource } from '../tracking/records.js';
-import type { TrackingStore } from '../tracking/store.js';
+import { StaleWriteError, type TrackingStore } from '../tracking/store.js';
 import type { OperatorEvent } from './operators.js';
 import {
   offloadOutput,
@@ -102,10 +102,12 @@ export class OperatorRuntime {
       ...(failure ? { error: failure } : {}),
     };
     await this.store.recordTrace(trace);
-    if (recordWork) await this.finishWork(invocation, failure, output);
+    const kept = recordWork ? await this.finishWork(invocation, failure, output) : true;
+    const outcome = failure ? `failed: ${failure.error}` : 'succeeded';
     this.log({
-      level: failure ? 'ERROR' : 'INFO',
-      message: failure ? `${node} failed: ${failure.error}` : `${node} succeeded`,
+      level: failure ? 'ERROR' : kept ? 'INFO' : 'WARN',
+      // Its task stopped it meanwhile (lib/runtime/stopped-work.ts): nothing awaits the outcome.
+      message: kept ? `${node} ${outcome}` : `${node} ${outcome} after its task stopped it; not recorded`,
       taskId: task.id,
       eventId,
       ...(segmentId === undefined ? {} : { segmentId }),
@@ -138,16 +140,30 @@ export class OperatorRuntime {
     return renumbered;
   }
 
+  /**
+   * Records the attempt's end; false when the attempt had been ended FAILED already, which only a
+   * task's end does to a running attempt (stopped work): its late outcome is not kept.
+   */
   private async finishWork(
     invocation: Invocation,
     failure: { error: string; cause: string } | undefined,
     output: unknown,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { task, node, order, attempt } = invocation;
     const result = failure
       ? { status: 'FAILED' as const, error: failure }
       : { status: 'SUCCEEDED' as const, output: output === undefined ? null : output };
-    if (order === undefined) await this.store.finishEvent({ taskId: task.id, node, attempt, ...result });
-    else await this.store.finishSegment({ taskId: task.id, node, order, attempt, ...result });
+    try {
+      if (order === undefined) await this.store.finishEvent({ taskId: task.id, node, attempt, ...result });
+      else await this.store.finishSegment({ taskId: task.id, node, order, attempt, ...result });
+      return true;
+    } catch (error) {
+      const stopped =
+        error instanceof StaleWriteError &&
+        error.current.status === 'FAILED' &&
+        error.current.attempt === attempt;
+      if (stopped) return false;
+      throw error;
+    }
   }
 }

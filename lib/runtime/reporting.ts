@@ -20,6 +20,12 @@ export interface ReportingPlan {
   readonly start: string;
   /** State name -> the end node folded into it: that end ran when the state finished successfully. */
   readonly foldedEnds: Readonly<Record<string, string>>;
+  /**
+   * Map state -> the tolerance check after it (`toleratedFailurePercentage` above 0): the parallel
+   * node's event ends when the check does, which fails the node when too many items failed. Absent
+   * from reporting plans stored before it existed.
+   */
+  readonly toleranceChecks?: Readonly<Record<string, string>>;
 }
 
 export function reportingPlanOf(plan: ExecutionPlan): ReportingPlan {
@@ -35,9 +41,12 @@ export function reportingPlanOf(plan: ExecutionPlan): ReportingPlan {
   for (const [router, target] of plan.decidedRouters)
     decidedRouters[target] = [...(decidedRouters[target] ?? []), router];
   const foldedEnds: Record<string, string> = {};
-  for (const state of allStates(plan))
+  const toleranceChecks: Record<string, string> = {};
+  for (const state of allStates(plan)) {
     if (state.kind !== 'choice' && state.endsAs) foldedEnds[state.name] = state.endsAs;
-  return { states, decidedRouters, start: plan.dag.start, foldedEnds };
+    if (state.kind === 'map' && state.toleranceState) toleranceChecks[state.name] = state.toleranceState;
+  }
+  return { states, decidedRouters, start: plan.dag.start, foldedEnds, toleranceChecks };
 }
 
 /** True when some state stands for the start node (an unoptimised plan keeps a Pass for it). */

@@ -28,7 +28,7 @@ describe('StatusTracker', () => {
     );
   });
 
-  it('may read the history of their executions, and write tasks and events', () => {
+  it('may read the history of their executions, and write tasks, events and segments', () => {
     const [history] = statementsWithAction(template, 'states:GetExecutionHistory');
     expect(JSON.stringify(history!.Resource)).toContain(`:execution:${PREFIX}-*:*`);
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -36,6 +36,7 @@ describe('StatusTracker', () => {
         Variables: Match.objectLike({
           [ENV.TASKS_TABLE]: Match.anyValue(),
           [ENV.EVENTS_TABLE]: Match.anyValue(),
+          [ENV.SEGMENTS_TABLE]: Match.anyValue(),
           [ENV.WORKFLOWS_TABLE]: Match.anyValue(),
         }),
       },

@@ -542,6 +542,10 @@ nodes:
     const failed = await engine.runTask(compiled, {});
     expect(failed.status).toBe('FAILED');
     expect(failed.events.find((e) => e.node === 'c')).toBeUndefined();
+    // c's wait, in the branch b's failure stopped, is not left behind, and no record stays open.
+    const waits = (engine as unknown as { barrierWaits: Map<string, { taskId: string }> }).barrierWaits;
+    expect([...waits.values()].filter((w) => w.taskId === failed.taskId)).toEqual([]);
+    expect(failed.events.filter((e) => e.status === 'RUNNING' || e.status === 'WAITING')).toEqual([]);
     const again = await engine.runTask(compiled, undefined, { taskId: failed.taskId, redrive: true });
     expect(again.status).toBe('SUCCEEDED');
     expect(again.events.find((e) => e.node === 'b')!.attempts).toBe(2);

@@ -24,6 +24,7 @@ import { type LocalDynamo, startLocalDynamo } from '../../lib/local/dynalite.js'
 import { reportingPlanOf } from '../../lib/runtime/reporting.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../../lib/tracking/dynamo-store.js';
 import { newTaskId } from '../../lib/tracking/ids.js';
+import { StaleWriteError } from '../../lib/tracking/store.js';
 import { DynamoWorkflowRegistry } from '../../lib/tracking/workflow-registry.js';
 import { apiEvent, sdkError, stubHandlerEnv } from '../unit/handlers-support.js';
 
@@ -328,6 +329,164 @@ nodes:
       ['tell', 'SUCCEEDED', 2],
       ['done', 'SUCCEEDED', 2],
     ]);
+  });
+
+  it('records a parallel node whose failure onError caught FAILED, though its state exits', async () => {
+    const taskId = newTaskId();
+    await store.createTask({ taskId, workflow: 'flow', input: {}, engine: 'stepfunctions' });
+    // As Step Functions writes it: the Map fails, its Catch takes the failure, the state exits into it.
+    async function* history(): AsyncIterable<StatusHistoryEvent> {
+      yield { id: 1, type: 'ExecutionStarted', timestamp: at(1) };
+      yield { id: 2, previousEventId: 1, type: 'MapStateEntered', timestamp: at(2), stateName: 'each' };
+      yield { id: 3, previousEventId: 2, type: 'MapStateStarted', timestamp: at(3) };
+      yield { id: 4, previousEventId: 3, type: 'MapStateFailed', timestamp: at(4) };
+      yield { id: 5, previousEventId: 4, type: 'MapStateExited', timestamp: at(5), stateName: 'each' };
+      yield {
+        id: 6,
+        previousEventId: 5,
+        type: 'PassStateEntered',
+        timestamp: at(6),
+        stateName: 'each_error',
+      };
+      yield { id: 7, previousEventId: 6, type: 'PassStateExited', timestamp: at(7), stateName: 'each_error' };
+      yield { id: 8, previousEventId: 7, type: 'MapStateEntered', timestamp: at(8), stateName: 'more' };
+      yield { id: 9, previousEventId: 8, type: 'MapStateSucceeded', timestamp: at(9) };
+      yield { id: 10, previousEventId: 9, type: 'MapStateExited', timestamp: at(10), stateName: 'more' };
+      yield { id: 11, previousEventId: 10, type: 'ExecutionSucceeded', timestamp: at(11) };
+    }
+    await recordNodeEvents(
+      taskId,
+      {
+        states: { each: { node: 'each', type: 'parallel' }, more: { node: 'more', type: 'parallel' } },
+        decidedRouters: {},
+        start: 'begin',
+        foldedEnds: { more: 'done' },
+      },
+      history(),
+      { error: 'States.Runtime', cause: '' },
+      store,
+    );
+    const events = await store.getEvents(taskId);
+    expect(events.map((e) => [e.node, e.status])).toEqual([
+      ['begin', 'SUCCEEDED'],
+      ['each', 'FAILED'],
+      ['more', 'SUCCEEDED'],
+      ['done', 'SUCCEEDED'],
+    ]);
+    expect(events.find((e) => e.node === 'each')?.error?.cause).toContain('$.errors.each');
+  });
+
+  it('records a parallel node over its tolerated failures FAILED, with the check that failed it', async () => {
+    const taskId = newTaskId();
+    await store.createTask({ taskId, workflow: 'flow', input: {}, engine: 'stepfunctions' });
+    const exceeded = { error: 'ToleratedFailureExceeded', cause: '2 of 2 items failed' };
+    async function* history(): AsyncIterable<StatusHistoryEvent> {
+      yield { id: 1, type: 'ExecutionStarted', timestamp: at(1) };
+      yield { id: 2, previousEventId: 1, type: 'MapStateEntered', timestamp: at(2), stateName: 'each' };
+      yield { id: 3, previousEventId: 2, type: 'MapStateSucceeded', timestamp: at(3) };
+      yield { id: 4, previousEventId: 3, type: 'MapStateExited', timestamp: at(4), stateName: 'each' };
+      yield {
+        id: 5,
+        previousEventId: 4,
+        type: 'TaskStateEntered',
+        timestamp: at(5),
+        stateName: 'each_tolerance',
+      };
+      yield { id: 6, previousEventId: 5, type: 'TaskScheduled', timestamp: at(6) };
+      yield { id: 7, previousEventId: 6, type: 'TaskFailed', timestamp: at(7), error: exceeded };
+      yield { id: 8, previousEventId: 7, type: 'ExecutionFailed', timestamp: at(8), error: exceeded };
+    }
+    await recordNodeEvents(
+      taskId,
+      {
+        states: { each: { node: 'each', type: 'parallel' } },
+        decidedRouters: {},
+        start: 'begin',
+        foldedEnds: {},
+        toleranceChecks: { each: 'each_tolerance' },
+      },
+      history(),
+      exceeded,
+      store,
+    );
+    const each = (await store.getEvents(taskId)).find((e) => e.node === 'each');
+    expect(each).toMatchObject({ status: 'FAILED', error: exceeded, endedAt: at(8).toISOString() });
+  });
+
+  it('records a parallel node of a branch stopped by a failing sibling FAILED, States.BranchFailed', async () => {
+    const taskId = newTaskId();
+    await store.createTask({ taskId, workflow: 'flow', input: {}, engine: 'stepfunctions' });
+    const planned = { error: 'Planned', cause: 'attempt 1 of 1 planned failures' };
+    // Branch 1 runs `each`, a Map; branch 2's task fails, so Step Functions aborts branch 1.
+    async function* history(): AsyncIterable<StatusHistoryEvent> {
+      yield { id: 1, type: 'ExecutionStarted', timestamp: at(1) };
+      yield { id: 2, previousEventId: 1, type: 'ParallelStateEntered', timestamp: at(2), stateName: 'fork' };
+      yield { id: 3, previousEventId: 2, type: 'ParallelStateStarted', timestamp: at(3) };
+      yield { id: 4, previousEventId: 3, type: 'MapStateEntered', timestamp: at(4), stateName: 'each' };
+      yield { id: 5, previousEventId: 4, type: 'MapStateStarted', timestamp: at(5) };
+      yield { id: 6, previousEventId: 5, type: 'MapIterationStarted', timestamp: at(6) };
+      yield { id: 7, previousEventId: 6, type: 'TaskStateEntered', timestamp: at(7), stateName: 'each_item' };
+      yield { id: 8, previousEventId: 3, type: 'TaskStateEntered', timestamp: at(8), stateName: 'quick' };
+      yield { id: 9, previousEventId: 8, type: 'TaskFailed', timestamp: at(9), error: planned };
+      yield { id: 10, previousEventId: 7, type: 'TaskStateAborted', timestamp: at(10) };
+      yield { id: 11, previousEventId: 10, type: 'MapIterationAborted', timestamp: at(11) };
+      yield { id: 12, previousEventId: 11, type: 'MapStateAborted', timestamp: at(12) };
+      yield { id: 13, previousEventId: 12, type: 'ParallelStateFailed', timestamp: at(13) };
+      yield { id: 14, previousEventId: 13, type: 'ExecutionFailed', timestamp: at(14), error: planned };
+    }
+    await recordNodeEvents(
+      taskId,
+      {
+        states: { each: { node: 'each', type: 'parallel' } },
+        decidedRouters: {},
+        start: 'begin',
+        foldedEnds: {},
+      },
+      history(),
+      planned,
+      store,
+    );
+    const each = (await store.getEvents(taskId)).find((e) => e.node === 'each');
+    expect(each).toMatchObject({ status: 'FAILED', error: { error: 'States.BranchFailed' } });
+  });
+
+  it('ends the work still running or waiting when the execution ends: the task has ended', async () => {
+    const taskId = newTaskId();
+    await store.createTask({ taskId, workflow: 'flow', version, input: {}, engine: 'stepfunctions' });
+    // Left behind by a branch Step Functions stopped: an operator mid-call, async work waiting.
+    await store.startEvent({ taskId, node: 'probe', type: 'sync', attempt: 1 });
+    await store.startSegment({ taskId, node: 'each', order: 0, attempt: 2 });
+    await store.startEvent({ taskId, node: 'review', type: 'async', attempt: 1 });
+    await store.parkWork({
+      taskId,
+      workId: `${taskId}_review`,
+      attempt: 1,
+      taskToken: 'token-1',
+      deadline: new Date(Date.now() + 60_000),
+    });
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        { id: 1, type: 'ExecutionStarted', timestamp: at(1) },
+        {
+          id: 2,
+          previousEventId: 1,
+          type: 'ExecutionFailed',
+          timestamp: at(2),
+          executionFailedEventDetails: { error: 'Planned', cause: 'boom' },
+        },
+      ],
+    });
+    await change(taskId, { status: 'FAILED', error: 'Planned', cause: 'boom' });
+    const stopped = { status: 'FAILED', error: { error: 'States.BranchFailed' } };
+    const events = await store.getEvents(taskId);
+    expect(events.find((e) => e.node === 'probe')).toMatchObject({ ...stopped, attempts: 1 });
+    expect(events.find((e) => e.node === 'review')).toMatchObject({ ...stopped, attempts: 1 });
+    expect(await store.getSegments(taskId)).toMatchObject([{ ...stopped, attempts: 2 }]);
+    // The stopped operator's late end changes nothing; its task is FAILED.
+    await expect(
+      store.finishEvent({ taskId, node: 'probe', attempt: 1, status: 'SUCCEEDED', output: {} }),
+    ).rejects.toThrow(StaleWriteError);
+    expect((await store.getTask(taskId))?.status).toBe('FAILED');
   });
 
   it('ignores executions that are not tasks of this engine', async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../lib/local/dynalite.js';
 import { OperatorRuntime, silentLog } from '../../lib/runtime/operator-runtime.js';
 import { payloadSettings } from '../../lib/runtime/payloads.js';
+import { BRANCH_FAILED, finishStoppedWork } from '../../lib/runtime/stopped-work.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../../lib/tracking/dynamo-store.js';
 import { newTaskId } from '../../lib/tracking/ids.js';
 
@@ -51,6 +52,27 @@ describe('OperatorRuntime', () => {
       [1, 'FAILED', 'Unlucky'],
       [2, 'SUCCEEDED', undefined],
     ]);
+  });
+
+  it('keeps the end of an attempt its task stopped while the operator ran: the late outcome only adds its trace', async () => {
+    const taskId = newTaskId();
+    const task = { id: taskId, workflow: 'flow' };
+    await store.createTask({ taskId, workflow: 'flow', input: {} });
+    const logged: Record<string, unknown>[] = [];
+    const watched = new OperatorRuntime(store, (entry) => logged.push(entry));
+    const output = await watched.run(
+      { task, node: 'op', nodeType: 'sync', attempt: 1, input: {} },
+      async () => {
+        // A branch beside this one failed and the task ended meanwhile.
+        expect(await finishStoppedWork(store, taskId, 'FAILED')).toBe(1);
+        return { late: true };
+      },
+    );
+    expect(output).toEqual({ late: true });
+    const [event] = await store.getEvents(taskId);
+    expect(event).toMatchObject({ status: 'FAILED', attempts: 1, error: { error: BRANCH_FAILED } });
+    expect((await store.getTraces(taskId)).map((t) => [t.attempt, t.status])).toEqual([[1, 'SUCCEEDED']]);
+    expect(logged).toEqual([expect.objectContaining({ level: 'WARN' })]);
   });
 
   it('numbers the attempts of a redriven execution after the recorded ones (its retry count starts again)', async () => {

@@ -879,6 +879,64 @@ nodes:
   });
 });
 
+describe('stopping under load', () => {
+  it('lets the requests under way finish before it closes the engine: none answers 500', async () => {
+    const lines: string[] = [];
+    const busy = await DagServer.start({
+      port: 0,
+      operatorsDir: 'test/fixtures/operators',
+      retryDelayMs: 0,
+      log: (line) => lines.push(line),
+    });
+    const request = async (method: string, path: string, body?: unknown) => {
+      try {
+        const response = await fetch(`${busy.url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        await response.text();
+        return response.status;
+      } catch (error) {
+        // Refused: sent after the server stopped listening. Anything else: dropped on the way.
+        const code = (error as { cause?: { code?: string } }).cause?.code;
+        return code === 'ECONNREFUSED' ? 'refused' : `dropped (${code ?? (error as Error).message})`;
+      }
+    };
+    const registered = await fetch(`${busy.url}/workflows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/yaml' },
+      body: ECHO,
+    });
+    expect(registered.status).toBe(201);
+    const taskId = (
+      (await (
+        await fetch(`${busy.url}/workflows/echo-flow/tasks`, { method: 'POST', body: '{"x": 1}' })
+      ).json()) as { taskId: string }
+    ).taskId;
+    // Submits and reads, every one going to the store, still arriving as the server stops.
+    const answers: Promise<number | string>[] = [];
+    let first!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      first = resolve;
+    });
+    for (let i = 0; i < 60; i++) {
+      const answer =
+        i % 3 === 0
+          ? request('POST', '/workflows/echo-flow/tasks', { x: i })
+          : request('GET', i % 3 === 1 ? `/tasks/${taskId}` : '/workflows');
+      answers.push(answer.finally(first));
+    }
+    await answered;
+    await busy.close();
+    const statuses = await Promise.all(answers);
+    expect(statuses.filter((status) => status === 500)).toEqual([]);
+    // Each answered as the API says, or was told the server is stopping, or found it gone.
+    for (const status of statuses) expect([200, 202, 503, 'refused']).toContain(status);
+    expect(lines.filter((line) => line.startsWith('internal error'))).toEqual([]);
+  });
+});
+
 describe('dag serve', () => {
   function bufferIo(): CommandIo & { err: string[] } {
     const err: string[] = [];
