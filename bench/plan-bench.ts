@@ -166,7 +166,13 @@ for (const size of (process.env.SIZES ?? '100,1000,10000').split(',').map(Number
       throw new Error(`the ${size}-node DAG did not compile: ${JSON.stringify(result.diagnostics[0])}`);
     const cpu = process.cpuUsage(cpuBefore);
     if (run < 2) continue; // warm-up: the JIT, not the compiler
-    laps.push({ parse, validate, compile, total: parse + validate + compile, cpu: (cpu.user + cpu.system) / 1000 });
+    laps.push({
+      parse,
+      validate,
+      compile,
+      total: parse + validate + compile,
+      cpu: (cpu.user + cpu.system) / 1000,
+    });
     memory = Math.max(memory, process.memoryUsage().heapUsed - before);
   }
   laps.sort((a, b) => a.total - b.total);

@@ -9,14 +9,14 @@ import {
 } from '@aws-sdk/client-sfn';
 import {
   answerForStoreError,
-  type Callback,
   type CallbackAnswer,
   callbackError,
   MAX_CALLBACK_BYTES,
+  outcomeOf,
+  recordWorkOutcome,
   screenCallback,
 } from '../runtime/callbacks.js';
-import { parseWorkId } from '../tracking/ids.js';
-import { StaleWriteError, type TrackingStore } from '../tracking/store.js';
+import type { TrackingStore } from '../tracking/store.js';
 import { errorName } from './sdk-errors.js';
 
 /** Step Functions no longer waits for this token: the attempt timed out or the execution ended. */
@@ -122,7 +122,7 @@ export async function applyCallback(
       }
       throw error;
     }
-    await recordOutcome(callback, claimed.attempt, deps.store);
+    await recordWorkOutcome(deps.store, callback.id, claimed.attempt, outcomeOf(callback));
     return { status: 202, message: 'Accepted.' };
   } catch (error) {
     if (error instanceof TaskTokenGoneError) return { status: 410, message: error.message };
@@ -136,28 +136,5 @@ async function resume(workId: string, send: () => Promise<void>): Promise<void> 
   } catch (error) {
     if (isTokenGone(error)) throw new TaskTokenGoneError(workId, errorName(error), { cause: error });
     throw error;
-  }
-}
-
-async function recordOutcome(callback: Callback, attempt: number, store: TrackingStore): Promise<void> {
-  const work = parseWorkId(callback.id)!;
-  const result =
-    callback.status === 'SUCCEEDED'
-      ? { status: 'SUCCEEDED' as const, output: callback.output ?? null }
-      : { status: 'FAILED' as const, error: callbackError(callback) };
-  try {
-    if (work.order === undefined)
-      await store.finishEvent({ taskId: work.taskId, node: work.node, attempt, ...result });
-    else
-      await store.finishSegment({
-        taskId: work.taskId,
-        node: work.node,
-        order: work.order,
-        attempt,
-        ...result,
-      });
-  } catch (error) {
-    // A newer attempt started in the meantime: the execution has moved on and so has its record.
-    if (!(error instanceof StaleWriteError)) throw error;
   }
 }

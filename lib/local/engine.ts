@@ -23,7 +23,8 @@ import {
   answerForStoreError,
   type Callback,
   type CallbackAnswer,
-  callbackError,
+  outcomeOf,
+  recordWorkOutcome,
   screenCallback,
 } from '../runtime/callbacks.js';
 import { type FusedChainInput, runFusedChain } from '../runtime/fused-chain.js';
@@ -49,13 +50,7 @@ import { TaskNotFoundError, type TrackingStore } from '../tracking/store.js';
 import { eventView, segmentView, type TaskView } from '../tracking/task-view.js';
 import { LocalBus, LocalQueues, queueNameOfUrl } from './bus.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
-import {
-  engineTimedAsl,
-  LOCAL_MAX_WAIT_SECONDS,
-  ParkedWork,
-  recordWorkOutcome,
-  type WorkOutcome,
-} from './parked-work.js';
+import { engineTimedAsl, LOCAL_MAX_WAIT_SECONDS, ParkedWork } from './parked-work.js';
 import { resumableWork } from './recovery.js';
 
 export interface EngineOptions {
@@ -1012,12 +1007,6 @@ function itemCount(prepared: Prepared, mapState: string, input: unknown): number
 function itemOrderOf(input: unknown): number {
   const task = input as TaskInput & { Payload?: TaskInput };
   return (task.Payload ?? task).segment?.order ?? 0;
-}
-
-function outcomeOf(callback: Callback): WorkOutcome {
-  return callback.status === 'SUCCEEDED'
-    ? { status: 'SUCCEEDED', output: callback.output ?? null }
-    : { status: 'FAILED', error: callbackError(callback) };
 }
 
 function aslErrorName(cause: { name?: string }): string {

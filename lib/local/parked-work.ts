@@ -10,10 +10,9 @@
 // a deadline) and the execution's outcome (States.Timeout, States.HeartbeatTimeout) therefore agree.
 import { randomUUID } from 'node:crypto';
 import type { AslDefinition } from '../compiler/emit.js';
+import { recordWorkOutcome, type WorkOutcome } from '../runtime/callbacks.js';
 import { OperatorFailedError } from '../runtime/operator-runtime.js';
-import { parseWorkId } from '../tracking/ids.js';
-import type { ErrorInfo } from '../tracking/records.js';
-import { StaleWriteError, type TrackingStore } from '../tracking/store.js';
+import type { TrackingStore } from '../tracking/store.js';
 
 /** setTimeout's limit (2^31 − 1 ms): a longer delay fires at once, with a warning. */
 export const TIMER_LIMIT_SECONDS = 2_147_483;
@@ -35,10 +34,6 @@ export interface ParkRequest {
   readonly deadline: Date;
   readonly heartbeatSeconds?: number;
 }
-
-export type WorkOutcome =
-  | { readonly status: 'SUCCEEDED'; readonly output: unknown }
-  | { readonly status: 'FAILED'; readonly error: ErrorInfo };
 
 /** One parked attempt, as the callback path takes it. */
 export interface ParkedAttempt {
@@ -200,36 +195,6 @@ export class ParkedWork {
       // The store is closing: the execution still learns of the timeout; the row says expired (410).
     }
     entry.settle(outcome);
-  }
-}
-
-/** Records how an attempt of async work ended on its event or segment. */
-export async function recordWorkOutcome(
-  store: TrackingStore,
-  workId: string,
-  attempt: number,
-  outcome: WorkOutcome,
-): Promise<void> {
-  const work = parseWorkId(workId);
-  if (!work) throw new Error(`internal: '${workId}' is not a work id`);
-  const result =
-    outcome.status === 'SUCCEEDED'
-      ? { status: 'SUCCEEDED' as const, output: outcome.output ?? null }
-      : { status: 'FAILED' as const, error: outcome.error };
-  try {
-    if (work.order === undefined)
-      await store.finishEvent({ taskId: work.taskId, node: work.node, attempt, ...result });
-    else
-      await store.finishSegment({
-        taskId: work.taskId,
-        node: work.node,
-        order: work.order,
-        attempt,
-        ...result,
-      });
-  } catch (error) {
-    // A newer attempt started in the meantime: the execution has moved on and so has its record.
-    if (!(error instanceof StaleWriteError)) throw error;
   }
 }
 

@@ -1,7 +1,15 @@
 // Callbacks for async work (dag-spec §7): parsing, size limit, and the answer codes. Shared by the
 // embedded engine, `dag serve` and the callback Lambda.
 import { z } from 'zod';
-import { StaleCallbackError, WorkExpiredError, WorkNotFoundError } from '../tracking/store.js';
+import { parseWorkId } from '../tracking/ids.js';
+import type { ErrorInfo } from '../tracking/records.js';
+import {
+  StaleCallbackError,
+  StaleWriteError,
+  type TrackingStore,
+  WorkExpiredError,
+  WorkNotFoundError,
+} from '../tracking/store.js';
 
 /** The most a callback may carry, as Step Functions' task output. */
 export const MAX_CALLBACK_BYTES = 256 * 1024;
@@ -86,4 +94,45 @@ export function callbackError(callback: Callback): { error: string; cause: strin
     return { error: 'CallbackFailed', cause: 'The worker reported a failure without details.' };
   if (typeof e === 'string') return { error: 'CallbackFailed', cause: e };
   return { error: e.error, cause: e.cause ?? '' };
+}
+
+/** How an attempt of async work ended: what its callback (or its expiry) says. */
+export type WorkOutcome =
+  | { readonly status: 'SUCCEEDED'; readonly output: unknown }
+  | { readonly status: 'FAILED'; readonly error: ErrorInfo };
+
+export function outcomeOf(callback: Callback): WorkOutcome {
+  return callback.status === 'SUCCEEDED'
+    ? { status: 'SUCCEEDED', output: callback.output ?? null }
+    : { status: 'FAILED', error: callbackError(callback) };
+}
+
+/** Records how an attempt of async work ended on its event or segment (both engines). */
+export async function recordWorkOutcome(
+  store: TrackingStore,
+  workId: string,
+  attempt: number,
+  outcome: WorkOutcome,
+): Promise<void> {
+  const work = parseWorkId(workId);
+  if (!work) throw new Error(`internal: '${workId}' is not a work id`);
+  const result =
+    outcome.status === 'SUCCEEDED'
+      ? { status: 'SUCCEEDED' as const, output: outcome.output ?? null }
+      : { status: 'FAILED' as const, error: outcome.error };
+  try {
+    if (work.order === undefined)
+      await store.finishEvent({ taskId: work.taskId, node: work.node, attempt, ...result });
+    else
+      await store.finishSegment({
+        taskId: work.taskId,
+        node: work.node,
+        order: work.order,
+        attempt,
+        ...result,
+      });
+  } catch (error) {
+    // A newer attempt started in the meantime: the execution has moved on and so has its record.
+    if (!(error instanceof StaleWriteError)) throw error;
+  }
 }

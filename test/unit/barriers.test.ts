@@ -2,48 +2,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type NestPlan, planNesting, scheduleNestPlan } from '../../lib/compiler/barriers.js';
-import { type AndDag, type NestTree, nestAndDag, nestMakespan } from '../../lib/compiler/structure.js';
-import { arbitraryDagShape, type DagShape } from '../support/arbitrary-dags.js';
-
-function andDag(edges: Record<string, string[]>, weights: Record<string, number> = {}): AndDag {
-  const order = Object.keys(edges);
-  return {
-    order,
-    successors: new Map(order.map((id) => [id, edges[id]!])),
-    weight: (id) => weights[id] ?? 1,
-  };
-}
-
-function shapeToAndDag(shape: DagShape): AndDag {
-  const order = shape.successors.map((_, i) => `n${i}`);
-  return {
-    order,
-    successors: new Map(shape.successors.map((targets, i) => [`n${i}`, targets.map((t) => `n${t}`)])),
-    weight: (id) => shape.estimates[Number(id.slice(1))]!,
-  };
-}
-
-function show(tree: NestTree): string {
-  if (tree.kind === 'unit') return tree.id;
-  const parts = (tree.kind === 'seq' ? tree.items : tree.branches).map(show);
-  return `${tree.kind}(${parts.join(', ')})`;
-}
-
-function unitsOf(tree: NestTree): string[] {
-  if (tree.kind === 'unit') return [tree.id];
-  return (tree.kind === 'seq' ? tree.items : tree.branches).flatMap(unitsOf);
-}
-
-function criticalPath(dag: AndDag): number {
-  const finish = new Map<string, number>();
-  const start = new Map<string, number>(dag.order.map((id) => [id, 0]));
-  for (const id of dag.order) {
-    finish.set(id, start.get(id)! + dag.weight(id));
-    for (const next of dag.successors.get(id) ?? [])
-      start.set(next, Math.max(start.get(next)!, finish.get(id)!));
-  }
-  return Math.max(0, ...finish.values());
-}
+import { type AndDag, nestAndDag, nestMakespan } from '../../lib/compiler/structure.js';
+import { andDag, criticalPath, shapeToAndDag, show, unitsOf } from '../support/and-dags.js';
+import { arbitraryDagShape } from '../support/arbitrary-dags.js';
 
 /** Every DAG edge holds in the schedule: a unit starts only after each predecessor finished. */
 function expectDependenciesHeld(dag: AndDag, plan: NestPlan): void {

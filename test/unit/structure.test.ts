@@ -2,39 +2,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type AndDag, type NestTree, nestAndDag, nestMakespan } from '../../lib/compiler/structure.js';
-import { arbitraryDagShape, type DagShape } from '../support/arbitrary-dags.js';
+import { andDag, criticalPath, predecessorsOf, shapeToAndDag, show, unitsOf } from '../support/and-dags.js';
+import { arbitraryDagShape } from '../support/arbitrary-dags.js';
 
 const EPSILON = 1e-9;
-
-function andDag(edges: Record<string, string[]>, weights: Record<string, number> = {}): AndDag {
-  const order = Object.keys(edges);
-  return {
-    order,
-    successors: new Map(order.map((id) => [id, edges[id]!])),
-    weight: (id) => weights[id] ?? 1,
-  };
-}
-
-function shapeToAndDag(shape: DagShape): AndDag {
-  const order = shape.successors.map((_, i) => `n${i}`);
-  return {
-    order,
-    successors: new Map(shape.successors.map((targets, i) => [`n${i}`, targets.map((t) => `n${t}`)])),
-    weight: (id) => shape.estimates[Number(id.slice(1))]!,
-  };
-}
-
-/** A compact form for assertions: `a`, `seq(a, b)`, `par(a, b)`. */
-function show(tree: NestTree): string {
-  if (tree.kind === 'unit') return tree.id;
-  const parts = (tree.kind === 'seq' ? tree.items : tree.branches).map(show);
-  return `${tree.kind}(${parts.join(', ')})`;
-}
-
-function unitsOf(tree: NestTree): string[] {
-  if (tree.kind === 'unit') return [tree.id];
-  return (tree.kind === 'seq' ? tree.items : tree.branches).flatMap(unitsOf);
-}
 
 /** Start and finish of every unit when the tree runs: a sequence one after another, a par together. */
 function schedule(
@@ -57,24 +28,6 @@ function schedule(
   };
   run(tree, 0);
   return times;
-}
-
-function predecessorsOf(dag: AndDag): Map<string, string[]> {
-  const predecessors = new Map<string, string[]>(dag.order.map((id) => [id, []]));
-  for (const id of dag.order)
-    for (const next of dag.successors.get(id) ?? []) predecessors.get(next)!.push(id);
-  return predecessors;
-}
-
-/** The longest weighted path: the best any schedule can do. */
-function criticalPath(dag: AndDag): number {
-  const predecessors = predecessorsOf(dag);
-  const finish = new Map<string, number>();
-  for (const id of dag.order) {
-    const start = Math.max(0, ...predecessors.get(id)!.map((p) => finish.get(p)!));
-    finish.set(id, start + dag.weight(id));
-  }
-  return Math.max(0, ...finish.values());
 }
 
 /** Levels by longest path (in edges) from the sources; each level waits for the previous one whole. */
