@@ -34,77 +34,135 @@ export interface AndDag {
 }
 
 export function nestAndDag(dag: AndDag): NestTree {
-  const position = new Map(dag.order.map((id, i) => [id, i]));
-  const predecessors = new Map<string, string[]>(dag.order.map((id) => [id, []]));
-  for (const id of dag.order)
-    for (const next of dag.successors.get(id) ?? []) predecessors.get(next)?.push(id);
-  const context: NestContext = { dag, position, predecessors, spans: new WeakMap() };
-  return nest(dag.order, context);
+  return nest(
+    dag.order.map((_, i) => i),
+    indexGraph(dag),
+  );
 }
 
-interface NestContext {
-  readonly dag: AndDag;
-  readonly position: ReadonlyMap<string, number>;
-  readonly predecessors: ReadonlyMap<string, readonly string[]>;
+/**
+ * The AND-DAG on integer indexes (its topological order), with scratch arrays the recursion shares: a
+ * call marks its units as its own (`member`) and uses the scratch for them only before it recurses,
+ * so the parts it hands down may overwrite them. Sorted index lists are in topological order.
+ */
+interface IndexedGraph {
+  readonly ids: readonly string[];
+  readonly succStart: Int32Array;
+  readonly succ: Int32Array;
+  readonly predStart: Int32Array;
+  readonly pred: Int32Array;
+  readonly weight: Float64Array;
+  readonly weightOf: (id: string) => number;
+  readonly member: Int32Array;
+  readonly mark: Int32Array;
+  readonly finish: Float64Array;
+  readonly tail: Float64Array;
+  calls: number;
   /** Makespans of subtrees already measured: comparing nestings must not re-walk them. */
   readonly spans: WeakMap<NestTree, number>;
 }
 
-function span(tree: NestTree, context: NestContext): number {
-  const known = context.spans.get(tree);
+function indexGraph(dag: AndDag): IndexedGraph {
+  const n = dag.order.length;
+  const index = new Map(dag.order.map((id, i) => [id, i]));
+  const outs = dag.order.map((id) =>
+    (dag.successors.get(id) ?? []).map((next) => index.get(next)).filter((j): j is number => j !== undefined),
+  );
+  const succStart = new Int32Array(n + 1);
+  const predStart = new Int32Array(n + 1);
+  outs.forEach((targets, i) => {
+    succStart[i + 1] = succStart[i]! + targets.length;
+    for (const j of targets) predStart[j + 1]!++;
+  });
+  for (let i = 0; i < n; i++) predStart[i + 1]! += predStart[i]!;
+  const succ = new Int32Array(succStart[n]!);
+  const pred = new Int32Array(predStart[n]!);
+  const fill = predStart.slice(0, n);
+  outs.forEach((targets, i) => {
+    targets.forEach((j, k) => {
+      succ[succStart[i]! + k] = j;
+      pred[fill[j]!++] = i;
+    });
+  });
+  return {
+    ids: dag.order,
+    succStart,
+    succ,
+    predStart,
+    pred,
+    weight: Float64Array.from(dag.order, (id) => dag.weight(id)),
+    weightOf: dag.weight,
+    member: new Int32Array(n),
+    mark: new Int32Array(n),
+    finish: new Float64Array(n),
+    tail: new Float64Array(n),
+    calls: 0,
+    spans: new WeakMap(),
+  };
+}
+
+function span(tree: NestTree, g: IndexedGraph): number {
+  const known = g.spans.get(tree);
   if (known !== undefined) return known;
   let value: number;
-  if (tree.kind === 'unit') value = context.dag.weight(tree.id);
-  else if (tree.kind === 'seq') value = tree.items.reduce((sum, item) => sum + span(item, context), 0);
-  else value = tree.branches.reduce((max, b) => Math.max(max, span(b, context)), 0);
-  context.spans.set(tree, value);
+  if (tree.kind === 'unit') value = g.weightOf(tree.id);
+  else if (tree.kind === 'seq') value = tree.items.reduce((sum, item) => sum + span(item, g), 0);
+  else value = tree.branches.reduce((max, b) => Math.max(max, span(b, g)), 0);
+  g.spans.set(tree, value);
   return value;
 }
 
-function nest(units: readonly string[], context: NestContext): NestTree {
-  if (units.length === 1) return { kind: 'unit', id: units[0]! };
-  if (units.length === 0) return { kind: 'seq', items: [], cuts: [] };
-  const members = new Set(units);
-  const components = weakComponents(units, members, context);
-  if (components.length > 1) return par(components.map((c) => nest(c, context)));
+function unit(g: IndexedGraph, u: number): NestTree {
+  return { kind: 'unit', id: g.ids[u]! };
+}
 
-  const bottlenecks = findBottlenecks(units, members, context);
+function nest(units: readonly number[], g: IndexedGraph): NestTree {
+  if (units.length === 1) return unit(g, units[0]!);
+  if (units.length === 0) return { kind: 'seq', items: [], cuts: [] };
+  const call = ++g.calls;
+  for (const u of units) g.member[u] = call;
+  const components = weakComponents(units, call, g);
+  if (components.length > 1) return par(components.map((c) => nest(c, g)));
+
+  const bottlenecks = findBottlenecks(units, call, g);
   if (bottlenecks.length > 0)
     return seq(
-      splitAtBottlenecks(units, bottlenecks, members, context).map((part) => nest(part, context)),
+      splitAtBottlenecks(units, bottlenecks, call, g).map((part) => nest(part, g)),
       false,
     );
 
+  // Both alternatives are read off the scratch before the recursion reuses it.
+  const levels = levelGroups(units, call, g);
+  const levelSpan = levels.reduce(
+    (sum, group) => sum + group.reduce((max, u) => Math.max(max, g.weight[u]!), Number.NEGATIVE_INFINITY),
+    0,
+  );
   const cut = seq(
-    bestCut(units, members, context).map((part) => nest(part, context)),
+    bestCut(units, call, g).map((part) => nest(part, g)),
     true,
   );
-  const levels = levelGroups(units, members, context);
-  const levelSpan = levels.reduce((sum, group) => sum + Math.max(...group.map(context.dag.weight)), 0);
-  return levelSpan < span(cut, context)
+  return levelSpan < span(cut, g)
     ? seq(
-        levels.map((group) => par(group.map((id) => ({ kind: 'unit', id }) as NestTree))),
+        levels.map((group) => par(group.map((u) => unit(g, u)))),
         true,
       )
     : cut;
 }
 
 /** Units grouped by longest path from the component's sources: the level-by-level schedule. */
-function levelGroups(
-  units: readonly string[],
-  members: ReadonlySet<string>,
-  context: NestContext,
-): string[][] {
-  const level = new Map<string, number>();
-  const groups: string[][] = [];
-  for (const id of units) {
+function levelGroups(units: readonly number[], call: number, g: IndexedGraph): number[][] {
+  const level = g.mark;
+  const groups: number[][] = [];
+  for (const u of units) {
     let own = 0;
-    for (const p of context.predecessors.get(id) ?? [])
-      if (members.has(p)) own = Math.max(own, level.get(p)! + 1);
-    level.set(id, own);
+    for (let k = g.predStart[u]!; k < g.predStart[u + 1]!; k++) {
+      const p = g.pred[k]!;
+      if (g.member[p] === call) own = Math.max(own, level[p]! + 1);
+    }
+    level[u] = own;
     const group = groups[own];
-    if (group) group.push(id);
-    else groups[own] = [id];
+    if (group) group.push(u);
+    else groups[own] = [u];
   }
   return groups;
 }
@@ -139,31 +197,28 @@ export function par(branches: readonly NestTree[]): NestTree {
   return flat.length === 1 ? flat[0]! : { kind: 'par', branches: flat };
 }
 
-function weakComponents(
-  units: readonly string[],
-  members: ReadonlySet<string>,
-  context: NestContext,
-): string[][] {
-  const component = new Map<string, number>();
+function weakComponents(units: readonly number[], call: number, g: IndexedGraph): number[][] {
+  const label = g.mark;
+  for (const u of units) label[u] = -1;
   let count = 0;
+  const stack: number[] = [];
+  const visit = (v: number) => {
+    if (g.member[v] !== call || label[v] !== -1) return;
+    label[v] = count;
+    stack.push(v);
+  };
   for (const root of units) {
-    if (component.has(root)) continue;
-    const stack = [root];
-    component.set(root, count);
-    const visit = (n: string) => {
-      if (!members.has(n) || component.has(n)) return;
-      component.set(n, count);
-      stack.push(n);
-    };
+    if (label[root] !== -1) continue;
+    visit(root);
     while (stack.length > 0) {
-      const id = stack.pop()!;
-      for (const n of context.dag.successors.get(id) ?? []) visit(n);
-      for (const n of context.predecessors.get(id) ?? []) visit(n);
+      const x = stack.pop()!;
+      for (let k = g.succStart[x]!; k < g.succStart[x + 1]!; k++) visit(g.succ[k]!);
+      for (let k = g.predStart[x]!; k < g.predStart[x + 1]!; k++) visit(g.pred[k]!);
     }
     count++;
   }
-  const groups: string[][] = Array.from({ length: count }, () => []);
-  for (const id of units) groups[component.get(id)!]!.push(id);
+  const groups: number[][] = Array.from({ length: count }, () => []);
+  for (const u of units) groups[label[u]!]!.push(u);
   return groups;
 }
 
@@ -172,123 +227,121 @@ function weakComponents(
  * topological order, the unit at position p is one exactly when no edge jumps over p, no unit before
  * p is a sink and none after p a source: then every path out of the prefix runs through it. One sweep.
  */
-function findBottlenecks(
-  units: readonly string[],
-  members: ReadonlySet<string>,
-  context: NestContext,
-): string[] {
-  const index = new Map(units.map((id, i) => [id, i]));
+function findBottlenecks(units: readonly number[], call: number, g: IndexedGraph): number[] {
+  const position = g.mark;
+  units.forEach((u, i) => {
+    position[u] = i;
+  });
   const n = units.length;
-  // reach[i]: the furthest position an edge from a unit before i lands on.
   let reach = -1;
   let sinkSeen = false;
-  const clearBefore: boolean[] = new Array(n).fill(false);
+  const clearBefore = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    clearBefore[i] = reach <= i && !sinkSeen;
+    clearBefore[i] = reach <= i && !sinkSeen ? 1 : 0;
     let furthest = -1;
-    for (const next of context.dag.successors.get(units[i]!) ?? []) {
-      const j = index.get(next);
-      if (j !== undefined && members.has(next)) furthest = Math.max(furthest, j);
+    const u = units[i]!;
+    for (let k = g.succStart[u]!; k < g.succStart[u + 1]!; k++) {
+      const next = g.succ[k]!;
+      if (g.member[next] === call) furthest = Math.max(furthest, position[next]!);
     }
     if (furthest < 0) sinkSeen = true;
     reach = Math.max(reach, furthest);
   }
-  const bottlenecks: string[] = [];
+  const bottlenecks: number[] = [];
   let sourceAfter = false;
   for (let i = n - 1; i >= 0; i--) {
     if (clearBefore[i] && !sourceAfter) bottlenecks.push(units[i]!);
-    const hasPredecessor = (context.predecessors.get(units[i]!) ?? []).some((p) => members.has(p));
+    const u = units[i]!;
+    let hasPredecessor = false;
+    for (let k = g.predStart[u]!; k < g.predStart[u + 1]! && !hasPredecessor; k++)
+      hasPredecessor = g.member[g.pred[k]!] === call;
     if (!hasPredecessor) sourceAfter = true;
   }
   return bottlenecks.reverse();
 }
 
 function splitAtBottlenecks(
-  units: readonly string[],
-  bottlenecks: readonly string[],
-  members: ReadonlySet<string>,
-  context: NestContext,
-): string[][] {
-  // Bottlenecks are totally ordered (each is before or after the others); units between two
-  // consecutive ones form a part. Units keep their topological order inside each part.
-  const cut = new Set(bottlenecks);
-  const parts: string[][] = [];
-  const rank = new Map(bottlenecks.map((b, i) => [b, i]));
-  // A non-bottleneck unit belongs after the last bottleneck that is its ancestor.
-  const partOf = new Map<string, number>();
-  for (const id of units) {
-    if (cut.has(id)) continue;
+  units: readonly number[],
+  bottlenecks: readonly number[],
+  call: number,
+  g: IndexedGraph,
+): number[][] {
+  // Bottlenecks are totally ordered (each is before or after the others); a unit between two
+  // consecutive ones belongs after the last bottleneck that is its ancestor (-1: before the first).
+  // `mark` holds, per unit, that bottleneck's rank; bottlenecks are marked by rank + n, apart.
+  const n = units.length;
+  const partOf = g.mark;
+  bottlenecks.forEach((b, i) => {
+    partOf[b] = n + i;
+  });
+  const isBottleneck = (u: number) => partOf[u]! >= n && bottlenecks[partOf[u]! - n] === u;
+  const between: number[][] = Array.from({ length: bottlenecks.length + 1 }, () => []);
+  for (const u of units) {
+    if (isBottleneck(u)) continue;
     let after = -1;
-    for (const p of context.predecessors.get(id) ?? []) {
-      if (!members.has(p)) continue;
-      const r = cut.has(p) ? rank.get(p)! : (partOf.get(p) ?? -1);
-      after = Math.max(after, r);
+    for (let k = g.predStart[u]!; k < g.predStart[u + 1]!; k++) {
+      const p = g.pred[k]!;
+      if (g.member[p] !== call) continue;
+      after = Math.max(after, isBottleneck(p) ? partOf[p]! - n : partOf[p]!);
     }
-    partOf.set(id, after);
+    partOf[u] = after;
+    between[after + 1]!.push(u);
   }
-  // Units bucketed by the bottleneck they follow (-1: before the first), in one pass.
-  const between: string[][] = Array.from({ length: bottlenecks.length + 1 }, () => []);
-  for (const u of units) if (!cut.has(u)) between[partOf.get(u)! + 1]!.push(u);
-  bottlenecks.forEach((id, i) => {
+  const parts: number[][] = [];
+  bottlenecks.forEach((b, i) => {
     if (between[i]!.length > 0) parts.push(between[i]!);
-    parts.push([id]);
+    parts.push([b]);
   });
   if (between[bottlenecks.length]!.length > 0) parts.push(between[bottlenecks.length]!);
   return parts;
 }
 
-function bestCut(
-  units: readonly string[],
-  members: ReadonlySet<string>,
-  context: NestContext,
-): [string[], string[]] {
-  const weight = context.dag.weight;
-  const finish = new Map<string, number>();
-  for (const id of units) {
+function bestCut(units: readonly number[], call: number, g: IndexedGraph): [number[], number[]] {
+  const { finish, tail, weight } = g;
+  for (const u of units) {
     let start = 0;
-    for (const p of context.predecessors.get(id) ?? [])
-      if (members.has(p)) start = Math.max(start, finish.get(p)!);
-    finish.set(id, start + weight(id));
+    for (let k = g.predStart[u]!; k < g.predStart[u + 1]!; k++) {
+      const p = g.pred[k]!;
+      if (g.member[p] === call) start = Math.max(start, finish[p]!);
+    }
+    finish[u] = start + weight[u]!;
   }
   // The part after a threshold is closed under successors, so its critical path is the longest
   // "tail" (a unit's weight plus its longest way to a sink) among its units: one backward pass gives
   // every tail, and a suffix maximum over units sorted by finish time prices every cut at once.
-  const tail = new Map<string, number>();
   for (let i = units.length - 1; i >= 0; i--) {
-    const id = units[i]!;
+    const u = units[i]!;
     let longest = 0;
-    for (const next of context.dag.successors.get(id) ?? [])
-      if (members.has(next)) longest = Math.max(longest, tail.get(next)!);
-    tail.set(id, weight(id) + longest);
+    for (let k = g.succStart[u]!; k < g.succStart[u + 1]!; k++) {
+      const next = g.succ[k]!;
+      if (g.member[next] === call) longest = Math.max(longest, tail[next]!);
+    }
+    tail[u] = weight[u]! + longest;
   }
-  // Sorted on plain numbers: a comparator reading the map would cost a lookup per comparison.
-  const byFinish = units
-    .map((id) => ({ id, at: finish.get(id)! }))
-    .sort((a, b) => a.at - b.at)
-    .map((entry) => entry.id);
-  const suffixTail: number[] = new Array(byFinish.length + 1).fill(0);
+  // A stable sort: units finishing together keep their topological order.
+  const byFinish = [...units].sort((a, b) => finish[a]! - finish[b]!);
+  const suffixTail = new Float64Array(byFinish.length + 1);
   for (let i = byFinish.length - 1; i >= 0; i--)
-    suffixTail[i] = Math.max(suffixTail[i + 1]!, tail.get(byFinish[i]!)!);
-  const costs: { cost: number; theta: number; index: number }[] = [];
+    suffixTail[i] = Math.max(suffixTail[i + 1]!, tail[byFinish[i]!]!);
+  // Among equally cheap cuts take the one nearest the middle: the recursion then halves the
+  // component instead of peeling one band off a long DAG per level (which made planning quadratic).
+  const middle = byFinish.length / 2;
+  let best = Number.POSITIVE_INFINITY;
+  let chosen = -1;
   for (let i = 0; i < byFinish.length - 1; i++) {
-    const theta = finish.get(byFinish[i]!)!;
-    if (theta === finish.get(byFinish[i + 1]!)) continue; // not a boundary: equal finish times stay together
-    costs.push({ cost: theta + suffixTail[i + 1]!, theta, index: i });
+    const theta = finish[byFinish[i]!]!;
+    if (theta === finish[byFinish[i + 1]!]) continue; // not a boundary: equal finish times stay together
+    const cost = theta + suffixTail[i + 1]!;
+    if (cost < best - 1e-9 || (cost <= best + 1e-9 && Math.abs(i - middle) < Math.abs(chosen - middle))) {
+      if (cost < best - 1e-9) best = cost;
+      chosen = i;
+    }
   }
   // A connected component of two or more units always has a strict threshold; the fallback only
   // guards against equal finishing times everywhere, where the first unit alone is a valid cut.
-  if (costs.length === 0) return [[units[0]!], units.slice(1)];
-  // Among equally cheap cuts take the one nearest the middle: the recursion then halves the
-  // component instead of peeling one band off a long DAG per level (which made planning quadratic).
-  const best = Math.min(...costs.map((c) => c.cost));
-  const middle = byFinish.length / 2;
-  let chosen = costs[0]!;
-  for (const c of costs) {
-    if (c.cost > best + 1e-9) continue;
-    if (chosen.cost > best + 1e-9 || Math.abs(c.index - middle) < Math.abs(chosen.index - middle)) chosen = c;
-  }
-  const theta = chosen.theta;
-  return [units.filter((id) => finish.get(id)! <= theta), units.filter((id) => finish.get(id)! > theta)];
+  if (chosen < 0) return [[units[0]!], units.slice(1)];
+  const theta = finish[byFinish[chosen]!]!;
+  return [units.filter((u) => finish[u]! <= theta), units.filter((u) => finish[u]! > theta)];
 }
 
 /** The makespan of a nesting when each unit takes its weight: sequence adds, parallel takes the maximum. */
