@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { compileWorkflowText } from '../lib/compiler/compile.js';
 import { EmbeddedEngine, type TaskResult } from '../lib/local/engine.js';
 
-const { values } = parseArgs({ options: { dags: { type: 'string', default: "6" } } });
+const { values } = parseArgs({ options: { dags: { type: 'string', default: '6' } } });
 
 function random(seed: number): () => number {
   let state = seed >>> 0;
@@ -78,7 +78,8 @@ try {
       const planned = fork ? fork.makespan / fork.criticalPath : 1;
       const barriers = compiled.plan!.forks.reduce((sum, f) => sum + f.barriers.length, 0);
       const result = await engine.runTask(compiled, {});
-      if (result.status !== 'SUCCEEDED') throw new Error(`${strategy} run ${result.status}: ${result.error?.cause}`);
+      if (result.status !== 'SUCCEEDED')
+        throw new Error(`${strategy} run ${result.status}: ${result.error?.cause}`);
       const run = measured(result, successors);
       ratios[strategy].push(run.makespan / run.criticalPath);
       cells.push(
