@@ -48,6 +48,7 @@ import { TaskNotFoundError, type TrackingStore } from '../tracking/store.js';
 import { eventView, segmentView, type TaskView } from '../tracking/task-view.js';
 import { LocalBus, LocalQueues, queueNameOfUrl } from './bus.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
+import { operatorTimeLimits } from './operator-limits.js';
 import {
   engineTimedAsl,
   LOCAL_MAX_WAIT_SECONDS,
@@ -66,6 +67,8 @@ export interface EngineOptions {
   readonly retryDelayMs?: number;
   /** How many `via: batch` (GPU) jobs run at once. */
   readonly gpuSlots?: number;
+  /** The most operator processes at once (each runs one attempt; lib/runtime/operator-processes.ts). */
+  readonly operatorProcesses?: number;
   readonly log?: LogLine;
   /** Track into this store instead of a dynalite started by the engine (`dataDir` is then unused). */
   readonly store?: TrackingStore;
@@ -151,6 +154,8 @@ interface Prepared {
   readonly reporting: Map<string, { node: string; type: WorkflowNode['type'] }>;
   /** State name -> the end node folded into it (it ends the task when it finishes). */
   readonly foldedEnds: Map<string, string>;
+  /** State name -> TimeoutSeconds of the sync operator Tasks, whose limits the engine keeps itself. */
+  readonly timeLimits: Map<string, number>;
 }
 
 const WORK_QUEUE = 'work';
@@ -180,7 +185,12 @@ export class EmbeddedEngine {
     private readonly dynamo: LocalDynamo | undefined,
     private readonly options: EngineOptions,
   ) {
-    this.catalog = new OperatorCatalog(options.operatorsDir ?? join(process.cwd(), 'functions', 'operators'));
+    this.catalog = new OperatorCatalog(
+      options.operatorsDir ?? join(process.cwd(), 'functions', 'operators'),
+      {
+        maxProcesses: options.operatorProcesses,
+      },
+    );
     this.runtime = new OperatorRuntime(store, options.log ?? silentLog);
     this.parked = new ParkedWork(store);
   }
@@ -204,6 +214,7 @@ export class EmbeddedEngine {
     for (const task of live) task.suspend();
     this.parked.close();
     await Promise.allSettled(live.map((task) => task.done));
+    await this.catalog.close();
     await this.dynamo?.close();
   }
 
@@ -395,12 +406,13 @@ export class EmbeddedEngine {
     // The same map the compiler Lambda stores for the status Lambda on AWS.
     const reportingPlan = reportingPlanOf(plan);
     const reporting = new Map(Object.entries(reportingPlan.states));
+    const timeLimits = operatorTimeLimits(plan, asl);
     // Built once per definition: the constructor validates, which costs tens of milliseconds.
-    const machine = new StateMachine(engineTimedAsl(asl) as never, {
+    const machine = new StateMachine(engineTimedAsl(asl, new Set(timeLimits.keys())) as never, {
       validationOptions: { checkArn: true, checkPaths: true },
     });
     const foldedEnds = new Map(Object.entries(reportingPlan.foldedEnds));
-    const result: Prepared = { plan, asl, machine, reporting, foldedEnds };
+    const result: Prepared = { plan, asl, machine, reporting, foldedEnds, timeLimits };
     this.prepared.set(plan, result);
     return result;
   }
@@ -426,7 +438,7 @@ export class EmbeddedEngine {
         handlers[state.name] = async (input) =>
           runFusedChain(input as FusedChainInput, {
             runtime: this.runtime,
-            loadOperator: (operator) => this.catalog.load(operator),
+            runOperator: (operator, event, seconds) => this.catalog.run(operator, event, seconds * 1000),
             recorded: async (node) =>
               reuse.has(node)
                 ? { status: 'SUCCEEDED', attempts: 1, output: reuse.get(node) }
@@ -438,7 +450,15 @@ export class EmbeddedEngine {
         handlers[state.name] = async (input) =>
           reuse.has(name)
             ? reuse.get(name)
-            : this.runNodeTask(name, node, input as TaskInput, task, nextAttempt(name));
+            : this.runNodeTask(
+                name,
+                node,
+                input as TaskInput,
+                task,
+                nextAttempt(name),
+                undefined,
+                prepared.timeLimits.get(state.name),
+              );
       } else if (state.kind === 'map') {
         const parallel = plan.dag.nodes.get(state.node)!;
         if (parallel.type !== 'parallel') continue;
@@ -454,6 +474,7 @@ export class EmbeddedEngine {
               task,
               nextAttempt(key),
               order,
+              prepared.timeLimits.get(state.itemState),
             );
           } finally {
             const done = (segmentsDone.get(state.node) ?? 0) + 1;
@@ -525,6 +546,8 @@ export class EmbeddedEngine {
     task: { id: string; workflow: string },
     attempt: number,
     order?: number,
+    /** A sync operator's limit, kept by stopping its process (operator-limits.ts). */
+    timeoutSeconds = Number.POSITIVE_INFINITY,
   ): Promise<unknown> {
     // A stopping engine starts nothing (a retry, say): the attempt is left to the engine that resumes.
     if (this.closed) return new Promise(() => {});
@@ -539,7 +562,7 @@ export class EmbeddedEngine {
             attempt,
             input: input.input,
           },
-          async (event) => (await this.catalog.load(node.operator))(event),
+          (event) => this.catalog.run(node.operator, event, timeoutSeconds * 1000),
         );
       case 'script': {
         const script = input as ScriptInput;
@@ -614,6 +637,8 @@ export class EmbeddedEngine {
         node.operator!,
         via === 'batch' ? 'gpu' : 'cpu',
         order === undefined ? 'async' : 'parallel',
+        // Stopped when its attempt times out, so that a worker that hangs does not hold a process.
+        Math.min(payload.timeoutSeconds, LOCAL_MAX_WAIT_SECONDS),
       );
     }
     return resumed;
@@ -637,6 +662,7 @@ export class EmbeddedEngine {
     operator: string,
     resource: 'cpu' | 'gpu',
     nodeType: 'async' | 'parallel',
+    timeoutSeconds = Number.POSITIVE_INFINITY,
   ): Promise<void> {
     const release = resource === 'gpu' ? await this.acquireGpu() : () => {};
     // A worker that outlives its engine has no one to answer: the attempt resumes as the next one.
@@ -655,7 +681,7 @@ export class EmbeddedEngine {
           resource,
           recordWork: false,
         },
-        async (event) => (await this.catalog.load(operator))(event),
+        (event) => this.catalog.run(operator, event, timeoutSeconds * 1000),
       );
       await answer({ id: item.id, attempt: item.attempt, status: 'SUCCEEDED', output: output as never });
     } catch (error) {
