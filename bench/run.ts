@@ -1,5 +1,6 @@
 // Runs every benchmark, each in a fresh process one after another, and prints a summary:
-// `npx tsx bench/run.ts [--only engine,media,script,load,plan,cost,plan-run]`. Results are written up in bench/RESULTS.md.
+// `npx tsx bench/run.ts [--only engine,media,script,operator,load,plan,cost,plan-run]`. Results are written up in
+// bench/RESULTS.md.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,6 +13,7 @@ const BENCHES = [
   { name: 'engine', file: 'engine-bench.ts' },
   { name: 'media', file: 'media-bench.ts' },
   { name: 'script', file: 'script-bench.ts' },
+  { name: 'operator', file: 'operator-bench.ts' },
   { name: 'load', file: 'load-bench.ts' },
   { name: 'plan', file: 'plan-bench.ts' },
   { name: 'cost', file: 'cost-bench.ts' },

@@ -5,7 +5,7 @@
 import { operators } from '@dag/chain-operators';
 import { createLogger, runtimeLogLine } from '../../lib/aws/logging.js';
 import { trackingFromEnv } from '../../lib/aws/stores.js';
-import { type FusedChainInput, runFusedChain } from '../../lib/runtime/fused-chain.js';
+import { type FusedChainInput, inProcessOperators, runFusedChain } from '../../lib/runtime/fused-chain.js';
 import { OperatorRuntime } from '../../lib/runtime/operator-runtime.js';
 import { eventIdOf } from '../../lib/tracking/ids.js';
 
@@ -23,11 +23,11 @@ export class UnknownChainOperatorError extends Error {
 export async function handler(input: FusedChainInput): Promise<Record<string, unknown>> {
   return runFusedChain(input, {
     runtime,
-    loadOperator: async (operator) => {
+    runOperator: inProcessOperators(async (operator) => {
       const run = operators[operator];
       if (!run) throw new UnknownChainOperatorError(operator);
       return run;
-    },
+    }),
     recorded: (node) => tracking.getWork(eventIdOf(input.task.id, node)),
   });
 }

@@ -50,6 +50,7 @@ import { TaskNotFoundError, type TrackingStore } from '../tracking/store.js';
 import { eventView, segmentView, type TaskView } from '../tracking/task-view.js';
 import { LocalBus, LocalQueues, queueNameOfUrl } from './bus.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
+import { operatorTimeLimits } from './operator-limits.js';
 import { engineTimedAsl, LOCAL_MAX_WAIT_SECONDS, ParkedWork } from './parked-work.js';
 import { resumableWork } from './recovery.js';
 
@@ -62,6 +63,8 @@ export interface EngineOptions {
   readonly retryDelayMs?: number;
   /** How many `via: batch` (GPU) jobs run at once. */
   readonly gpuSlots?: number;
+  /** The most operator processes at once (each runs one attempt; lib/runtime/operator-processes.ts). */
+  readonly operatorProcesses?: number;
   readonly log?: LogLine;
   /** Track into this store instead of a dynalite started by the engine (`dataDir` is then unused). */
   readonly store?: TrackingStore;
@@ -152,6 +155,8 @@ interface Prepared {
   readonly foldedEnds: Map<string, string>;
   /** Map state -> the tolerance check that ends its parallel node's event. */
   readonly toleranceChecks: Map<string, string>;
+  /** State name -> TimeoutSeconds of the sync operator Tasks, whose limits the engine keeps itself. */
+  readonly timeLimits: Map<string, number>;
 }
 
 const WORK_QUEUE = 'work';
@@ -181,7 +186,12 @@ export class EmbeddedEngine {
     private readonly dynamo: LocalDynamo | undefined,
     private readonly options: EngineOptions,
   ) {
-    this.catalog = new OperatorCatalog(options.operatorsDir ?? join(process.cwd(), 'functions', 'operators'));
+    this.catalog = new OperatorCatalog(
+      options.operatorsDir ?? join(process.cwd(), 'functions', 'operators'),
+      {
+        maxProcesses: options.operatorProcesses,
+      },
+    );
     this.runtime = new OperatorRuntime(store, options.log ?? silentLog);
     this.parked = new ParkedWork(store);
   }
@@ -205,6 +215,7 @@ export class EmbeddedEngine {
     for (const task of live) task.suspend();
     this.parked.close();
     await Promise.allSettled(live.map((task) => task.done));
+    await this.catalog.close();
     await this.dynamo?.close();
   }
 
@@ -405,13 +416,14 @@ export class EmbeddedEngine {
     // The same map the compiler Lambda stores for the status Lambda on AWS.
     const reportingPlan = reportingPlanOf(plan);
     const reporting = new Map(Object.entries(reportingPlan.states));
+    const timeLimits = operatorTimeLimits(plan, asl);
     // Built once per definition: the constructor validates, which costs tens of milliseconds.
-    const machine = new StateMachine(engineTimedAsl(asl) as never, {
+    const machine = new StateMachine(engineTimedAsl(asl, new Set(timeLimits.keys())) as never, {
       validationOptions: { checkArn: true, checkPaths: true },
     });
     const foldedEnds = new Map(Object.entries(reportingPlan.foldedEnds));
     const toleranceChecks = new Map(Object.entries(reportingPlan.toleranceChecks ?? {}));
-    const result: Prepared = { plan, asl, machine, reporting, foldedEnds, toleranceChecks };
+    const result: Prepared = { plan, asl, machine, reporting, foldedEnds, toleranceChecks, timeLimits };
     this.prepared.set(plan, result);
     return result;
   }
@@ -435,15 +447,22 @@ export class EmbeddedEngine {
     const segmentsDone = new Map<string, number>();
     for (const state of allStates(plan)) {
       if (state.kind === 'task' && state.nodes.length > 1) {
-        handlers[state.name] = async (input) =>
-          runFusedChain(input as FusedChainInput, {
-            runtime: this.runtime,
-            loadOperator: (operator) => this.catalog.load(operator),
-            recorded: async (node) =>
-              reuse.has(node)
-                ? { status: 'SUCCEEDED', attempts: 1, output: reuse.get(node) }
-                : this.store.getWork(eventIdOf(task.id, node)),
-          });
+        handlers[state.name] = async (input) => {
+          const started = gate.enter();
+          if (!started) return stopped();
+          try {
+            return await runFusedChain(input as FusedChainInput, {
+              runtime: this.runtime,
+              runOperator: (operator, event, seconds) => this.catalog.run(operator, event, seconds * 1000),
+              recorded: async (node) =>
+                reuse.has(node)
+                  ? { status: 'SUCCEEDED', attempts: 1, output: reuse.get(node) }
+                  : this.store.getWork(eventIdOf(task.id, node)),
+            });
+          } finally {
+            started();
+          }
+        };
       } else if (state.kind === 'task') {
         const name = state.nodes[0]!;
         const node = plan.dag.nodes.get(name)!;
@@ -452,7 +471,16 @@ export class EmbeddedEngine {
           const started = gate.enter();
           if (!started) return stopped();
           try {
-            return await this.runNodeTask(name, node, input as TaskInput, task, nextAttempt(name), started);
+            return await this.runNodeTask(
+              name,
+              node,
+              input as TaskInput,
+              task,
+              nextAttempt(name),
+              started,
+              undefined,
+              prepared.timeLimits.get(state.name),
+            );
           } finally {
             started();
           }
@@ -475,6 +503,7 @@ export class EmbeddedEngine {
               nextAttempt(key),
               started,
               order,
+              prepared.timeLimits.get(state.itemState),
             );
           } finally {
             started();
@@ -555,6 +584,8 @@ export class EmbeddedEngine {
     attempt: number,
     started: () => boolean,
     order?: number,
+    /** A sync operator's limit, kept by stopping its process (operator-limits.ts). */
+    timeoutSeconds = Number.POSITIVE_INFINITY,
   ): Promise<unknown> {
     // A stopping engine starts nothing (a retry, say): the attempt is left to the engine that resumes.
     if (this.closed) {
@@ -574,7 +605,7 @@ export class EmbeddedEngine {
           },
           async (event) => {
             started();
-            return (await this.catalog.load(node.operator))(event);
+            return this.catalog.run(node.operator, event, timeoutSeconds * 1000);
           },
         );
       case 'script': {
@@ -661,6 +692,8 @@ export class EmbeddedEngine {
         node.operator!,
         via === 'batch' ? 'gpu' : 'cpu',
         order === undefined ? 'async' : 'parallel',
+        // Stopped when its attempt times out, so that a worker that hangs does not hold a process.
+        Math.min(payload.timeoutSeconds, LOCAL_MAX_WAIT_SECONDS),
       );
     }
     return resumed;
@@ -684,6 +717,7 @@ export class EmbeddedEngine {
     operator: string,
     resource: 'cpu' | 'gpu',
     nodeType: 'async' | 'parallel',
+    timeoutSeconds = Number.POSITIVE_INFINITY,
   ): Promise<void> {
     const release = resource === 'gpu' ? await this.acquireGpu() : () => {};
     // A worker that outlives its engine has no one to answer: the attempt resumes as the next one.
@@ -702,7 +736,7 @@ export class EmbeddedEngine {
           resource,
           recordWork: false,
         },
-        async (event) => (await this.catalog.load(operator))(event),
+        (event) => this.catalog.run(operator, event, timeoutSeconds * 1000),
       );
       await answer({ id: item.id, attempt: item.attempt, status: 'SUCCEEDED', output: output as never });
     } catch (error) {

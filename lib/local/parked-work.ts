@@ -201,31 +201,35 @@ export class ParkedWork {
 /**
  * The ASL the embedded engine gives aws-local-stepfunctions: the same definition with the timers that
  * the engine keeps itself lifted out of the way — every waiting Task's TimeoutSeconds (see the top of
- * this file) — and every other TimeoutSeconds capped at setTimeout's limit, over which the library's
- * timer would fire at once.
+ * this file) and those of the Task states named in `selfTimed` (sync operators, whose processes the
+ * engine stops at their limit: operator-limits.ts) — and every other TimeoutSeconds capped at
+ * setTimeout's limit, over which the library's timer would fire at once.
  */
-export function engineTimedAsl(asl: AslDefinition): AslDefinition {
+export function engineTimedAsl(
+  asl: AslDefinition,
+  selfTimed: ReadonlySet<string> = new Set(),
+): AslDefinition {
   const copy = structuredClone(asl);
   if (copy.TimeoutSeconds !== undefined)
     copy.TimeoutSeconds = Math.min(copy.TimeoutSeconds, TIMER_LIMIT_SECONDS);
-  liftTimers(copy.States);
+  liftTimers(copy.States, selfTimed);
   return copy;
 }
 
-function liftTimers(states: Record<string, Record<string, unknown>>): void {
-  for (const state of Object.values(states)) {
+function liftTimers(states: Record<string, Record<string, unknown>>, selfTimed: ReadonlySet<string>): void {
+  for (const [name, state] of Object.entries(states)) {
     if (state.Type === 'Task') {
       const waits = typeof state.Resource === 'string' && state.Resource.endsWith('.waitForTaskToken');
-      if (waits) state.TimeoutSeconds = TIMER_LIMIT_SECONDS;
+      if (waits || selfTimed.has(name)) state.TimeoutSeconds = TIMER_LIMIT_SECONDS;
       else if (typeof state.TimeoutSeconds === 'number')
         state.TimeoutSeconds = Math.min(state.TimeoutSeconds, TIMER_LIMIT_SECONDS);
     }
     for (const branch of (state.Branches as { States: Record<string, Record<string, unknown>> }[]) ?? [])
-      liftTimers(branch.States);
+      liftTimers(branch.States, selfTimed);
     const processor = (state.ItemProcessor ?? state.Iterator) as
       | { States: Record<string, Record<string, unknown>> }
       | undefined;
-    if (processor) liftTimers(processor.States);
+    if (processor) liftTimers(processor.States, selfTimed);
   }
 }
 

@@ -6,7 +6,8 @@
 // Retries and redrives: the Task runs again as a whole (and a redriven execution counts its retries
 // from 0 again), so the chain asks the store about each node first: one that already succeeded is not
 // run again, its recorded output is reused; the others run as their own next attempt, numbered as if
-// each node had a Task of its own. Each node keeps its own time limit.
+// each node had a Task of its own. Each node keeps its own time limit: in a Lambda a race against it
+// (`inProcessOperators`), on the embedded engine a kill of the operator's process.
 
 import { OperatorFailedError, type OperatorRuntime } from './operator-runtime.js';
 import type { OperatorEvent } from './operators.js';
@@ -39,7 +40,8 @@ export interface RecordedNode {
 
 export interface FusedChainDeps {
   readonly runtime: OperatorRuntime;
-  loadOperator(operator: string): Promise<(event: OperatorEvent) => unknown>;
+  /** Runs one attempt of the link's operator, failing with `States.Timeout` past `timeoutSeconds`. */
+  runOperator(operator: string, event: OperatorEvent, timeoutSeconds: number): Promise<unknown>;
   /** The node's record in this task, if it has one. */
   recorded(node: string): Promise<RecordedNode | undefined>;
 }
@@ -59,7 +61,6 @@ export async function runFusedChain(
     }
     // A row left RUNNING by an attempt that timed out or whose invocation died counts as tried.
     const attempt = record === undefined ? 1 : record.attempts + 1;
-    const operator = await deps.loadOperator(link.operator);
     nodes[link.node] = await deps.runtime.run(
       {
         task: input.task,
@@ -68,22 +69,36 @@ export async function runFusedChain(
         attempt,
         input: resolveTemplate(JSON.parse(link.input), context),
       },
-      (event) => withinSeconds(link, () => operator(event)),
+      (event) => deps.runOperator(link.operator, event, link.timeoutSeconds),
     );
   }
   return nodes;
 }
 
-/** The node's own time limit, which the fused Task's (their sum) no longer enforces per node. */
-async function withinSeconds<T>(link: ChainLink, work: () => T | Promise<T>): Promise<T> {
+/**
+ * Operators run in this process (the chain Lambda's), each within its node's own time limit, which the
+ * fused Task's (their sum) no longer enforces per node. Past it the attempt fails; the operator's work
+ * is not stopped, and ends with the invocation.
+ */
+export function inProcessOperators(
+  load: (operator: string) => Promise<(event: OperatorEvent) => unknown>,
+): FusedChainDeps['runOperator'] {
+  return async (operator, event, timeoutSeconds) => {
+    const handler = await load(operator);
+    return withinSeconds(event.node.name, timeoutSeconds, () => handler(event));
+  };
+}
+
+async function withinSeconds<T>(
+  node: string,
+  timeoutSeconds: number,
+  work: () => T | Promise<T>,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () =>
-        reject(
-          new OperatorFailedError('States.Timeout', `'${link.node}' ran over its ${link.timeoutSeconds} s.`),
-        ),
-      link.timeoutSeconds * 1000,
+      () => reject(new OperatorFailedError('States.Timeout', `'${node}' ran over its ${timeoutSeconds} s.`)),
+      timeoutSeconds * 1000,
     );
   });
   try {
