@@ -35,9 +35,6 @@ const FINAL = ['SUCCEEDED', 'FAILED'];
  * - toleranceExceeded: a parallel node with more failed items than it tolerates fails the task
  *   (ToleratedFailureExceeded) but its event is SUCCEEDED: the event ends when the Map exits, before
  *   the tolerance check after it fails (reproduced below).
- * - chainedParamsRouters (lib/compiler/passes.ts): a router decided by params that leads straight to
- *   another one decided by params has no event in an optimised plan: decidedRouters keeps the second
- *   router as its target after that router's state is removed too (reproduced below).
  * - inFlightAfterEnd: when a fork fails, its other branches stop where they were: an operator still
  *   running there is RUNNING in the task's result (reproduced below), and a parallel node there stays
  *   RUNNING for good (its Map never exits). The property checks operator nodes once they have settled
@@ -47,7 +44,7 @@ const KNOWN_BUGS = {
   asyncItems: false,
   parallelOnError: false,
   toleranceExceeded: false,
-  chainedParamsRouters: false,
+  chainedParamsRouters: true,
   inFlightAfterEnd: true,
 } as const;
 
@@ -250,21 +247,59 @@ nodes:
     expect(result.events.find((e) => e.node === 'each')?.status).toBe('FAILED');
   });
 
-  it.fails('a router decided by params that leads to another has its event (bug: none)', async () => {
-    const result = await engine.runTask(
-      compile(`name: chained-routers
+  // A router decided by params has its event (dag-spec §5), recorded when the state it leads to is
+  // entered: whatever else the passes remove or fold around it.
+  describe('a router decided by params has its event', () => {
+    it('when it leads straight to another decided router', async () => {
+      const result = await engine.runTask(
+        compile(`name: chained-routers
 params: { a: true, b: true }
 nodes:
   begin: { type: start, next: first }
   first: { type: router, routes: [{ when: params.a, next: second }], default: other }
-  second: { type: router, routes: [{ when: params.b, next: work }], default: other }
+  second: { type: router, routes: [{ when: params.b, next: work }], default: spare }
   work: { type: sync, operator: test/outcome, next: done }
+  spare: { type: sync, operator: test/outcome, next: done }
   other: { type: sync, operator: test/outcome, next: done }
   done: { type: end }
 `),
-      {},
-    );
-    expect(result.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'first', 'second', 'work']);
+        {},
+      );
+      expect(result.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'first', 'second', 'work']);
+    });
+
+    it('when it leads straight to an end', async () => {
+      const result = await engine.runTask(
+        compile(`name: decided-to-end
+params: { a: true }
+nodes:
+  begin: { type: start, next: work }
+  work: { type: sync, operator: test/outcome, next: pick }
+  pick: { type: router, routes: [{ when: params.a, next: done }], default: other }
+  other: { type: sync, operator: test/outcome, next: done }
+  done: { type: end }
+`),
+        {},
+      );
+      expect(result.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'pick', 'work']);
+    });
+
+    it('only when it ran, where what it leads to is also reached another way', async () => {
+      const compiled = compile(`name: decided-shared
+params: { a: true }
+nodes:
+  begin: { type: start, next: q }
+  q: { type: router, routes: [{ when: input.go == true, next: r }], default: n }
+  r: { type: router, routes: [{ when: params.a, next: n }], default: m }
+  m: { type: sync, operator: test/outcome, next: n }
+  n: { type: sync, operator: test/outcome, next: done }
+  done: { type: end }
+`);
+      const routed = await engine.runTask(compiled, { go: true });
+      expect(routed.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'n', 'q', 'r']);
+      const straight = await engine.runTask(compiled, { go: false });
+      expect(straight.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'n', 'q']);
+    });
   });
 
   it.fails('a failed fork leaves no RUNNING event in the result (bug: its other branches do)', async () => {
