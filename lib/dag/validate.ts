@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { fieldText, templateParameters } from '../compiler/templates.js';
 import { checkScriptSyntax } from '../runtime/script.js';
 import { conditionPaths, parseCondition } from './condition.js';
 import type { ConditionExpr, ConditionPath } from './condition-ast.js';
@@ -783,6 +784,7 @@ class WorkflowChecker {
 
   private checkTemplate(name: string, template: unknown, at: PathSegment[], inItem: boolean): void {
     if (template === undefined) return;
+    this.checkTemplateAsl(name, template, at);
     for (const ref of collectReferences(template)) {
       const where = [...at, ...ref.at];
       const parsed = parseReference(ref.text);
@@ -800,6 +802,28 @@ class WorkflowChecker {
       const problem = this.referenceProblem(name, parsed.segments, { dominance: true, inItem });
       if (problem)
         this.report(DiagnosticCode.INVALID_PATH, `Node '${name}': ${problem}`, where, { node: name });
+    }
+  }
+
+  /**
+   * What ASL cannot hold in a template (templates.ts: an object in an array built with States.Array,
+   * a key ending in .$), reported here with its position rather than failing the emitter.
+   */
+  private checkTemplateAsl(name: string, template: unknown, at: PathSegment[]): void {
+    if (template === null || typeof template !== 'object') return;
+    // A reference that does not parse is reported on its own and has no ASL form.
+    if (collectReferences(template).some((ref) => !parseReference(ref.text).ok)) return;
+    const field = at[at.length - 1]!;
+    const result = templateParameters({ [field]: template });
+    if (result.ok) return;
+    for (const problem of result.problems) {
+      const where = [...at.slice(0, -1), ...problem.at];
+      // "<field> has key 'k.$'" names the object that holds the key.
+      const shown = problem.part === 'key' ? where.slice(2, -1) : where.slice(2);
+      this.report(DiagnosticCode.SCHEMA, `Node '${name}': ${fieldText(shown)} ${problem.reason}`, where, {
+        node: name,
+        part: problem.part,
+      });
     }
   }
 
