@@ -145,17 +145,48 @@ function intrinsicArgument(
   problems: TemplateProblem[],
 ): string {
   if (isReference(item)) return referencePath(item);
-  if (typeof item === 'string') return `'${item.replace(/[\\'{}]/g, (c) => `\\${c}`)}'`;
-  if (typeof item === 'number' || typeof item === 'boolean' || item === null) return JSON.stringify(item);
+  if (typeof item === 'boolean' || item === null) return JSON.stringify(item);
+  if (typeof item === 'number') return numberArgument(item);
   if (Array.isArray(item)) return arrayIntrinsic(item, at, cause, problems);
   const why =
     cause === 'reference'
       ? 'the array holds a reference'
       : 'the array holds null, "" or a string over several lines, which a literal ASL array cannot';
+  if (typeof item === 'string') {
+    // Step Functions reads `\\` as a backslash, but asl-validator's grammar (and so the embedded
+    // engine's StateMachine) refuses it, and no other intrinsic makes one on both engines.
+    if (!item.includes('\\')) return stringArgument(item);
+    problems.push({
+      at,
+      part: 'value',
+      reason: `is a string with a backslash inside an array that ASL builds with States.Array, as ${why}; a string there cannot hold a backslash (asl-validator refuses \\\\). Move the string to a field of its own.`,
+    });
+    return "''";
+  }
   problems.push({
     at,
     part: 'value',
     reason: `is an object inside an array that ASL builds with States.Array, as ${why}; States.Array holds only references, strings, numbers, booleans, null and arrays of them. Move the object to a field of its own.`,
   });
   return 'null';
+}
+
+/**
+ * A string (without a backslash) as an intrinsic argument. `'`, `{` and `}` are escaped with `\\`,
+ * which the embedded engine leaves in the strings of States.Array (it unescapes only the string a
+ * function returns): those go in through States.Format, whose result both engines unescape alike.
+ */
+function stringArgument(value: string): string {
+  if (!/['{}]/.test(value)) return `'${value}'`;
+  return `States.Format('${value.replace(/['{}]/g, (c) => `\\${c}`)}')`;
+}
+
+/**
+ * A number as an intrinsic argument. asl-validator's grammar reads only integers there (`-?[0-9]+`),
+ * and Step Functions reads them as 64-bit integers: any other number (1.5, 1e+21, 2^53 + 2) goes in
+ * as JSON text through States.StringToJson, whose string needs no escape (digits, `.`, `e`, `+`, `-`).
+ */
+function numberArgument(value: number): string {
+  const json = JSON.stringify(value);
+  return Number.isSafeInteger(value) ? json : `States.StringToJson('${json}')`;
 }

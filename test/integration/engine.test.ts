@@ -144,6 +144,34 @@ nodes:
     expect(result.output).toEqual({ list: [null, ['x', null, '']] });
   });
 
+  it('passes numbers and escaped strings in an array with references through unchanged', async () => {
+    const list = ['$.input.x', 3, -7, 1e21, -1.5, 1e-7, 2 ** 53 + 2, Number.MAX_VALUE, "it's", '{x}'];
+    const result = await run(
+      JSON.stringify({
+        name: 'intrinsic-numbers',
+        nodes: {
+          begin: { type: 'start', next: 'a' },
+          a: { type: 'sync', operator: 'test/echo', input: { list }, next: 'done' },
+          done: { type: 'end', output: '$.nodes.a.echo.list' },
+        },
+      }),
+      { x: 'x' },
+    );
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toEqual([
+      'x',
+      3,
+      -7,
+      1e21,
+      -1.5,
+      1e-7,
+      2 ** 53 + 2,
+      Number.MAX_VALUE,
+      "it's",
+      '{x}',
+    ]);
+  });
+
   it('a join starts only after all its predecessors ended', async () => {
     const yaml = `name: joins
 nodes:
