@@ -1,7 +1,7 @@
 // Execution plan -> Amazon States Language (JSONPath mode). A projection: no side effects, and the
 // same plan always gives the same bytes.
 import type { PathSegment } from '../dag/parse.js';
-import { isReference, parseReference } from '../dag/reference.js';
+import { isReference } from '../dag/reference.js';
 import {
   type CallbackNode,
   DEFAULT_ASYNC_TIMEOUT_SECONDS,
@@ -18,6 +18,7 @@ import type { ResourceBindings } from './bindings.js';
 import { conditionToChoiceRule } from './choice.js';
 import { formatReferencePath } from './jsonpath.js';
 import type { ChoiceState, ExecutionPlan, PlanScope, PlanState, Transition } from './plan-types.js';
+import { fieldText, referencePath, templateParameters as toParameters } from './templates.js';
 
 export type AslState = Record<string, unknown>;
 export interface AslDefinition {
@@ -476,52 +477,16 @@ function mergeAll(field: string, count: number): string {
   return merged;
 }
 
-/** A validated reference (`$`, `$.a.b[0]`) in the JSONPath form both engines read. */
-export function referencePath(text: string): string {
-  const parsed = parseReference(text);
-  if (!parsed.ok) throw new Error(`internal: unvalidated reference ${text}`);
-  return parsed.segments.length === 0 ? '$' : formatReferencePath(parsed.segments);
-}
-
-/**
- * A template object as ASL Parameters: reference strings become `key.$` paths, arrays holding
- * references become `States.Array(...)`, everything else is literal.
- */
-export function templateParameters(
+/** A template object as ASL Parameters (templates.ts); what ASL cannot hold is a TemplateNotExpressibleError. */
+function templateParameters(
   node: string,
   at: readonly PathSegment[],
   template: Record<string, unknown>,
 ): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(template)) {
-    const here = [...at, key];
-    if (isReference(value)) out[`${key}.$`] = referencePath(value);
-    else if (Array.isArray(value) && containsReference(value))
-      out[`${key}.$`] = arrayIntrinsic(node, here, value);
-    else if (value !== null && typeof value === 'object' && !Array.isArray(value))
-      out[key] = templateParameters(node, here, value as Record<string, unknown>);
-    else out[key] = value;
-  }
-  return out;
-}
-
-function containsReference(value: unknown): boolean {
-  if (isReference(value)) return true;
-  if (Array.isArray(value)) return value.some(containsReference);
-  if (value !== null && typeof value === 'object') return Object.values(value).some(containsReference);
-  return false;
-}
-
-function arrayIntrinsic(node: string, at: readonly PathSegment[], items: unknown[]): string {
-  const args = items.map((item, i) => {
-    if (isReference(item)) return referencePath(item);
-    if (typeof item === 'string') return `'${item.replace(/[\\'{}]/g, (c) => `\\${c}`)}'`;
-    if (typeof item === 'number' || typeof item === 'boolean' || item === null) return JSON.stringify(item);
-    throw new TemplateNotExpressibleError(
-      node,
-      [...at, i],
-      `an array holding references may contain only references, strings, numbers, booleans and null (ASL's States.Array); move the object at index ${i} out of the array or into its own field`,
-    );
-  });
-  return `States.Array(${args.join(', ')})`;
+  const result = toParameters(template);
+  if (result.ok) return result.parameters;
+  const problem = result.problems[0]!;
+  const where = [...at, ...problem.at];
+  const field = problem.part === 'key' ? where.slice(0, -1) : where;
+  throw new TemplateNotExpressibleError(node, where, `${fieldText(field)} ${problem.reason}`);
 }

@@ -5,6 +5,7 @@ import type { ConditionExpr, ConditionPath, LiteralValue } from '../dag/conditio
 import { commonPostDominator, immediatePostDominators, VIRTUAL_EXIT } from '../dag/graph.js';
 import { nextList, type WorkflowNode } from '../dag/schema.js';
 import type { ValidatedDag } from '../dag/validate.js';
+import { paramsDecidedRoute, pruneDecidedRouters } from './passes.js';
 import { barrierReleaseState } from './plan.js';
 import type { ChoiceState, ExecutionPlan, PlanScope, PlanState } from './plan-types.js';
 
@@ -165,9 +166,9 @@ export function planToJson(plan: ExecutionPlan): PlanJson {
       states: statesOf.get(name)!,
     })),
     states,
-    decidedRouters: [...plan.decidedRouters]
-      .filter(([router]) => active.nodes.has(router))
-      .map(([router, next]) => ({ router, next })),
+    decidedRouters: active.order
+      .filter((router) => plan.decidedRouters.has(router))
+      .map((router) => ({ router, next: decidedRoute(plan, router)! })),
     pruned,
   };
 }
@@ -219,11 +220,21 @@ interface ActiveGraph {
   readonly predecessors: ReadonlyMap<string, readonly string[]>;
 }
 
+/**
+ * The node a router goes to when the plan decided it by params (its Choice removed, or replaced by a
+ * Pass); undefined for every other node. plan.decidedRouters holds states, not nodes: a chain of
+ * decided routers is recorded on the state the last one leads to.
+ */
+function decidedRoute(plan: ExecutionPlan, router: string): string | undefined {
+  if (!plan.passes.some((p) => p.pass === pruneDecidedRouters.name)) return undefined;
+  return paramsDecidedRoute(plan, router);
+}
+
 /** The business DAG from start, a decided router following only the route `params` chose. */
 function activeGraph(plan: ExecutionPlan): ActiveGraph {
   const dag = plan.dag;
   const succ = (n: string) => {
-    const decided = plan.decidedRouters.get(n);
+    const decided = decidedRoute(plan, n);
     return decided !== undefined ? [decided] : (dag.successors.get(n) ?? []);
   };
   const nodes = new Set<string>();

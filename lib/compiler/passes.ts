@@ -56,6 +56,30 @@ function retarget(scope: PlanScope, from: string, to: Transition): void {
   if (scope.startAt === from && 'next' in to) scope.startAt = to.next;
 }
 
+/** Whether the only way into state `target` of the scope is from state `from`. */
+function entersOnlyFrom(scope: PlanScope, target: string, from: string): boolean {
+  if (scope.startAt === target) return false;
+  for (const state of scope.states.values())
+    if (state.name !== from && targetsOf(state).includes(target)) return false;
+  return true;
+}
+
+/**
+ * The node a router always goes to under the plan's params, when they decide it (every route
+ * before the first that holds is ruled out), whether or not its Choice was removed.
+ */
+export function paramsDecidedRoute(plan: ExecutionPlan, router: string): string | undefined {
+  const node = plan.dag.nodes.get(router);
+  if (node?.type !== 'router') return undefined;
+  const conditions = plan.dag.conditions.get(router) ?? [];
+  for (const [i, route] of node.routes.entries()) {
+    const condition = conditions[i] && foldParams(conditions[i], plan.params);
+    if (condition?.kind !== 'const') return undefined;
+    if (condition.value) return route.next;
+  }
+  return node.default;
+}
+
 /** Removes states no path from the scope's start reaches; returns the business nodes removed. */
 function dropUnreachableStates(scope: PlanScope): string[] {
   const seen = new Set<string>();
@@ -146,17 +170,34 @@ export const pruneDecidedRouters: PlanPass = {
         const dropped = state.routes.length - routes.length;
         state.routes = routes;
         state.default = fallback;
-        if (routes.length === 0) {
+        // Before looking at what enters `fallback`: the branches ruled out may have led there too.
+        const removed = dropUnreachableStates(scope);
+        if (routes.length === 0 && entersOnlyFrom(scope, fallback, state.name)) {
+          // Tracking records the router when `fallback` is entered (dag-spec §5: a decided router
+          // has its event), right only while nothing else enters it.
           scope.states.delete(state.name);
           retarget(scope, state.name, { next: fallback });
+          // Routers removed earlier that led to this one are now recorded where it leads.
+          for (const [router, target] of plan.decidedRouters)
+            if (target === state.name) plan.decidedRouters.set(router, fallback);
           plan.decidedRouters.set(state.node, fallback);
           changes.push(
             `router '${state.node}' always goes to '${fallback}' with these params: removed its Choice`,
           );
+        } else if (routes.length === 0) {
+          // Entering `fallback` does not mean the router ran: a Pass of its own records it.
+          scope.states.set(state.name, {
+            kind: 'pass',
+            name: state.name,
+            node: state.node,
+            transition: { next: fallback },
+          });
+          changes.push(
+            `router '${state.node}' always goes to '${fallback}' with these params: a Pass replaces its Choice, as '${fallback}' is also reached another way`,
+          );
         } else if (dropped > 0) {
           changes.push(`router '${state.node}': ${dropped} route(s) ruled out by params`);
         }
-        const removed = dropUnreachableStates(scope);
         if (removed.length > 0)
           changes.push(`pruned nodes on branches not taken: ${removed.map((n) => `'${n}'`).join(', ')}`);
       }
@@ -254,6 +295,8 @@ export const foldEnds: PlanPass = {
       if (state.kind !== 'end' || scope.startAt === state.name) continue;
       const node = plan.dag.nodes.get(state.node);
       if (node?.type !== 'end' || node.status === 'failed') continue;
+      // Entering it is what records a decided router that leads to it (prune-decided-routers).
+      if ([...plan.decidedRouters.values()].includes(state.name)) continue;
       if (node.output !== undefined && !isReference(node.output)) continue;
       const incoming = [...scope.states.values()].filter((s) => targetsOf(s).includes(state.name));
       const [only] = incoming;

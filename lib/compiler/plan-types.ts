@@ -143,7 +143,10 @@ export interface ExecutionPlan {
   /** Compile-time parameters: the workflow's defaults with `--param` values over them. */
   readonly params: Readonly<Record<string, unknown>>;
   root: PlanScope;
-  /** Routers whose branch `params` decided at compile time: router -> the node it goes to. */
+  /**
+   * Routers that `params` decided at compile time and whose Choice was removed: router -> the state
+   * entered right after it, whose entry means the router ran. A chain of them shares that state.
+   */
   readonly decidedRouters: Map<string, string>;
   readonly passes: PassReport[];
   /** Whether the optimisation passes ran (false for `--no-optimize`); set by `runPasses`. */

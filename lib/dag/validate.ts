@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { fieldText, templateParameters } from '../compiler/templates.js';
 import { checkScriptSyntax } from '../runtime/script.js';
 import { conditionPaths, parseCondition } from './condition.js';
 import type { ConditionExpr, ConditionPath } from './condition-ast.js';
@@ -659,7 +660,119 @@ class WorkflowChecker {
       const forkTargets = refs.filter((r) => r.kind === 'next').map((r) => r.to);
       if (forkTargets.length > 1) this.checkForkMeets(name, forkTargets, ipdom, depths, succ);
     }
+    structured &&= this.checkForksEnteredOnlyThroughThem(
+      order,
+      succ,
+      preds,
+      ipdom,
+      depths,
+      runsWhen,
+      branchCounts,
+    );
     if (structured) Object.assign(this.graph!, { runsWhen, branchCounts });
+  }
+
+  /**
+   * A node inside a fork (between the fork and where its branches meet) must not be reached by a
+   * path of a router (or onError) on which the fork does not run. Such a workflow is refused rather
+   * than planned:
+   *
+   *   r -> f (route 1) | n (default);  f -> [a, b];  a -> n;  b -> done;  n -> done
+   *
+   * - dag-spec §2: a router's routes meet again at one node before any join outside them. Here the
+   *   default meets route 1 at n, but route 1's branch b reaches the join done without passing n.
+   * - ASL: the fork is one Parallel state, and nothing outside it can jump into its branches. n would
+   *   need two states (in the Parallel after a, and outside it for the default) under one name: state
+   *   names are unique, and tracking and the embedded engine find a node's state by its name. Placing
+   *   n once after the Parallel makes it wait for b, against the planner's promise to keep the critical
+   *   path, and fails outright when two routes each enter the fork at their own node (after the
+   *   Parallel both must run, and a state has one Next).
+   * The fix is the author's: let the fork's branches meet before n, or give the other route its own
+   * node. Not refused: paths in from outside that run whenever the fork does (forks crossing inside
+   * one route, which the planner nests together), and forks to the same nodes on several routes
+   * (they share one Parallel). Reports the first such path per router or onError node; true when
+   * there is none.
+   */
+  private checkForksEnteredOnlyThroughThem(
+    order: readonly string[],
+    succ: Map<string, string[]>,
+    preds: Map<string, string[]>,
+    ipdom: Map<string, string>,
+    depths: Map<string, number>,
+    runsWhen: ReadonlyMap<string, RunCondition>,
+    branchCounts: ReadonlyMap<string, number>,
+  ): boolean {
+    const reported = new Set<string>();
+    for (const fork of order) {
+      const targets = this.refsFrom(fork)
+        .filter((r) => r.kind === 'next')
+        .map((r) => r.to);
+      if (targets.length < 2) continue;
+      // The choices that decide whether this fork's branches run, each with the branches that run them.
+      const runs = new Map(runsWhen.get(fork) ?? []);
+      if (this.exclusiveBranches(fork).length > 1) runs.set(fork, new Set([0]));
+      for (const [choice, branches] of runs)
+        if (branches.size === branchCounts.get(choice)) runs.delete(choice);
+      if (runs.size === 0) continue;
+      const meet = nearestCommonPostDominator(targets, ipdom, depths);
+      if (meet === VIRTUAL_EXIT) continue; // END_IN_FORK, reported
+      const inside = reachableWithin(targets, succ, (n) => n !== meet);
+      const forkKey = [...targets].sort().join(',');
+      for (const node of inside) {
+        for (const from of preds.get(node) ?? []) {
+          if (from === fork || inside.has(from)) continue;
+          // A fork to the same nodes runs the same Parallel.
+          const fromTargets = this.refsFrom(from).filter((r) => r.kind === 'next');
+          if (
+            fromTargets.length > 1 &&
+            fromTargets
+              .map((r) => r.to)
+              .sort()
+              .join(',') === forkKey
+          )
+            continue;
+          for (const [choice, forkBranches] of runs) {
+            if (reported.has(choice)) continue;
+            const fromBranches =
+              from === choice
+                ? this.exclusiveBranches(choice).flatMap((b, i) => (b.targets.includes(node) ? [i] : []))
+                : [...(runsWhen.get(from)?.get(choice) ?? [])];
+            const outside = fromBranches.find((b) => !forkBranches.has(b));
+            if (outside === undefined) continue;
+            reported.add(choice);
+            const path = this.exclusiveBranches(choice)[outside]!.label;
+            const forkText = fork === choice ? `the fork of '${fork}'` : `'${fork}'`;
+            this.report(
+              DiagnosticCode.UNSTRUCTURED_ROUTER,
+              `Node '${node}' is inside fork '${fork}' (whose branches meet at '${meet}'), but ${path} reaches it without running ${forkText}. A Parallel branch cannot be entered from outside its fork: let the branches of '${fork}' meet before '${node}' (point them at one node that leads to '${node}'), or give ${path} a node of its own instead of '${node}'.`,
+              ['nodes', choice],
+              { node: choice, part: 'key' },
+            );
+          }
+        }
+      }
+    }
+    return reported.size === 0;
+  }
+
+  /**
+   * The exclusive ways out of a node, indexed as recordBranchConditions does: its next (all of a
+   * fork's targets together), then each route, the default, onError.
+   */
+  private exclusiveBranches(name: string): { readonly targets: readonly string[]; readonly label: string }[] {
+    const refs = this.refsFrom(name);
+    const branches: { targets: string[]; label: string }[] = [];
+    const next = refs.filter((r) => r.kind === 'next').map((r) => r.to);
+    if (next.length > 0) branches.push({ targets: next, label: `the next path of node '${name}'` });
+    for (const ref of refs) {
+      if (ref.kind === 'route')
+        branches.push({ targets: [ref.to], label: `route ${(ref.index ?? 0) + 1} of router '${name}'` });
+      if (ref.kind === 'default')
+        branches.push({ targets: [ref.to], label: `the default of router '${name}'` });
+      if (ref.kind === 'onError')
+        branches.push({ targets: [ref.to], label: `the onError path of node '${name}'` });
+    }
+    return branches;
   }
 
   /** Reports the first way in to the region other than through its entry; true when there is none. */
@@ -783,6 +896,7 @@ class WorkflowChecker {
 
   private checkTemplate(name: string, template: unknown, at: PathSegment[], inItem: boolean): void {
     if (template === undefined) return;
+    this.checkTemplateAsl(name, template, at);
     for (const ref of collectReferences(template)) {
       const where = [...at, ...ref.at];
       const parsed = parseReference(ref.text);
@@ -800,6 +914,28 @@ class WorkflowChecker {
       const problem = this.referenceProblem(name, parsed.segments, { dominance: true, inItem });
       if (problem)
         this.report(DiagnosticCode.INVALID_PATH, `Node '${name}': ${problem}`, where, { node: name });
+    }
+  }
+
+  /**
+   * What ASL cannot hold in a template (templates.ts: an object in an array built with States.Array,
+   * a key ending in .$), reported here with its position rather than failing the emitter.
+   */
+  private checkTemplateAsl(name: string, template: unknown, at: PathSegment[]): void {
+    if (template === null || typeof template !== 'object') return;
+    // A reference that does not parse is reported on its own and has no ASL form.
+    if (collectReferences(template).some((ref) => !parseReference(ref.text).ok)) return;
+    const field = at[at.length - 1]!;
+    const result = templateParameters({ [field]: template });
+    if (result.ok) return;
+    for (const problem of result.problems) {
+      const where = [...at.slice(0, -1), ...problem.at];
+      // "<field> has key 'k.$'" names the object that holds the key.
+      const shown = problem.part === 'key' ? where.slice(2, -1) : where.slice(2);
+      this.report(DiagnosticCode.SCHEMA, `Node '${name}': ${fieldText(shown)} ${problem.reason}`, where, {
+        node: name,
+        part: problem.part,
+      });
     }
   }
 

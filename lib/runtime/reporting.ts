@@ -33,7 +33,9 @@ export function reportingPlanOf(plan: ExecutionPlan): ReportingPlan {
   for (const state of allStates(plan)) {
     if (state.kind === 'choice' || state.kind === 'end' || state.kind === 'map')
       states[state.name] = { node: state.node, type: plan.dag.nodes.get(state.node)!.type };
-    if (state.kind === 'pass' && state.node) states[state.name] = { node: state.node, type: 'start' };
+    // A Pass stands for the start node, or for a router decided by params (prune-decided-routers).
+    if (state.kind === 'pass' && state.node)
+      states[state.name] = { node: state.node, type: plan.dag.nodes.get(state.node)!.type };
     if (state.kind === 'task' && plan.dag.nodes.get(state.nodes[0]!)?.type === 'callback')
       states[state.name] = { node: state.nodes[0]!, type: 'callback' };
   }

@@ -31,9 +31,9 @@ const FINAL = ['SUCCEEDED', 'FAILED'];
  * - toleranceExceeded (fixed): a parallel node with more failed items than it tolerates failed the
  *   task (ToleratedFailureExceeded) but its event was SUCCEEDED: the event ended when the Map exited,
  *   before the tolerance check after it failed. It now ends with the check (reproduced below).
- * - chainedParamsRouters (lib/compiler/passes.ts): a router decided by params that leads straight to
- *   another one decided by params has no event in an optimised plan: decidedRouters keeps the second
- *   router as its target after that router's state is removed too (reproduced below).
+ * - chainedParamsRouters (fixed, lib/compiler/passes.ts): a router decided by params that led straight
+ *   to another one decided by params had no event in an optimised plan: decidedRouters kept the second
+ *   router as its target after that router's state was removed too (tested below).
  * - inFlightAfterEnd (fixed; here true means the bug is there): when a fork failed, its other
  *   branches stopped where they were: an operator still running there was RUNNING in the task's result
  *   (reproduced below), async work there WAITING for good, and so was a parallel node there (its Map
@@ -45,7 +45,7 @@ const FINAL = ['SUCCEEDED', 'FAILED'];
 const KNOWN_BUGS = {
   parallelOnError: true,
   toleranceExceeded: true,
-  chainedParamsRouters: false,
+  chainedParamsRouters: true,
   inFlightAfterEnd: false,
 } as const;
 
@@ -343,21 +343,59 @@ nodes:
     },
   );
 
-  it.fails('a router decided by params that leads to another has its event (bug: none)', async () => {
-    const result = await engine.runTask(
-      compile(`name: chained-routers
+  // A router decided by params has its event (dag-spec §5), recorded when the state it leads to is
+  // entered: whatever else the passes remove or fold around it.
+  describe('a router decided by params has its event', () => {
+    it('when it leads straight to another decided router', async () => {
+      const result = await engine.runTask(
+        compile(`name: chained-routers
 params: { a: true, b: true }
 nodes:
   begin: { type: start, next: first }
   first: { type: router, routes: [{ when: params.a, next: second }], default: other }
-  second: { type: router, routes: [{ when: params.b, next: work }], default: other }
+  second: { type: router, routes: [{ when: params.b, next: work }], default: spare }
   work: { type: sync, operator: test/outcome, next: done }
+  spare: { type: sync, operator: test/outcome, next: done }
   other: { type: sync, operator: test/outcome, next: done }
   done: { type: end }
 `),
-      {},
-    );
-    expect(result.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'first', 'second', 'work']);
+        {},
+      );
+      expect(result.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'first', 'second', 'work']);
+    });
+
+    it('when it leads straight to an end', async () => {
+      const result = await engine.runTask(
+        compile(`name: decided-to-end
+params: { a: true }
+nodes:
+  begin: { type: start, next: work }
+  work: { type: sync, operator: test/outcome, next: pick }
+  pick: { type: router, routes: [{ when: params.a, next: done }], default: other }
+  other: { type: sync, operator: test/outcome, next: done }
+  done: { type: end }
+`),
+        {},
+      );
+      expect(result.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'pick', 'work']);
+    });
+
+    it('only when it ran, where what it leads to is also reached another way', async () => {
+      const compiled = compile(`name: decided-shared
+params: { a: true }
+nodes:
+  begin: { type: start, next: q }
+  q: { type: router, routes: [{ when: input.go == true, next: r }], default: n }
+  r: { type: router, routes: [{ when: params.a, next: n }], default: m }
+  m: { type: sync, operator: test/outcome, next: n }
+  n: { type: sync, operator: test/outcome, next: done }
+  done: { type: end }
+`);
+      const routed = await engine.runTask(compiled, { go: true });
+      expect(routed.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'n', 'q', 'r']);
+      const straight = await engine.runTask(compiled, { go: false });
+      expect(straight.events.map((e) => e.node).sort()).toEqual(['begin', 'done', 'n', 'q']);
+    });
   });
 
   it('a failed fork stops its other branches: their work ends FAILED, States.BranchFailed, for good', async () => {

@@ -118,6 +118,61 @@ nodes:
     });
   });
 
+  it('passes template arrays holding null, "" and nested arrays through unchanged', async () => {
+    // asl-validator (which the engine's StateMachine runs) refuses null and "" in a literal array:
+    // these go through States.Array, alone and next to a reference.
+    const yaml = `name: template-arrays
+nodes:
+  begin: { type: start, next: a }
+  a:
+    type: sync
+    operator: test/echo
+    input:
+      literal: [1, null, "", "two\\nlines", [null, [""]], true]
+      mixed: [$.input.x, null, ""]
+    next: done
+  done: { type: end, output: { list: [null, $.nodes.a.echo.mixed] } }
+`;
+    const result = await run(yaml, { x: 'x' });
+    expect(result.status).toBe('SUCCEEDED');
+    const { echo } = (await engine.store.getEvents(result.taskId)).find((e) => e.node === 'a')!.output as {
+      echo: unknown;
+    };
+    expect(echo).toEqual({
+      literal: [1, null, '', 'two\nlines', [null, ['']], true],
+      mixed: ['x', null, ''],
+    });
+    expect(result.output).toEqual({ list: [null, ['x', null, '']] });
+  });
+
+  it('passes numbers and escaped strings in an array with references through unchanged', async () => {
+    const list = ['$.input.x', 3, -7, 1e21, -1.5, 1e-7, 2 ** 53 + 2, Number.MAX_VALUE, "it's", '{x}'];
+    const result = await run(
+      JSON.stringify({
+        name: 'intrinsic-numbers',
+        nodes: {
+          begin: { type: 'start', next: 'a' },
+          a: { type: 'sync', operator: 'test/echo', input: { list }, next: 'done' },
+          done: { type: 'end', output: '$.nodes.a.echo.list' },
+        },
+      }),
+      { x: 'x' },
+    );
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toEqual([
+      'x',
+      3,
+      -7,
+      1e21,
+      -1.5,
+      1e-7,
+      2 ** 53 + 2,
+      Number.MAX_VALUE,
+      "it's",
+      '{x}',
+    ]);
+  });
+
   it('a join starts only after all its predecessors ended', async () => {
     const yaml = `name: joins
 nodes:

@@ -8,6 +8,7 @@ import { compileWorkflowText } from '../../lib/compiler/compile.js';
 import type { AslDefinition } from '../../lib/compiler/emit.js';
 import { planToJson } from '../../lib/compiler/explain.js';
 import { hasErrors } from '../../lib/dag/diagnostics.js';
+import { reportingPlanOf } from '../../lib/runtime/reporting.js';
 import { allStateNames, validateAsl } from '../support/asl.js';
 
 const WORKFLOWS = [
@@ -140,6 +141,61 @@ describe('the golden ASL follows dag-spec §2', () => {
 });
 
 describe('the plan map (planToJson)', () => {
+  it('reports chained decided routers on the state the last one leads to', () => {
+    const text = `name: chained-decided
+params: { a: true, b: true }
+nodes:
+  begin: { type: start, next: r1 }
+  r1: { type: router, routes: [{ when: params.a, next: r2 }], default: x }
+  r2: { type: router, routes: [{ when: params.b, next: y }], default: z }
+  x: { type: sync, operator: t/x, next: done }
+  y: { type: sync, operator: t/y, next: done }
+  z: { type: sync, operator: t/z, next: done }
+  done: { type: end }
+`;
+    const plan = compileWorkflowText(text).plan!;
+    // The map by business node says where each router goes; tracking reads the state entered.
+    expect(planToJson(plan).decidedRouters).toEqual([
+      { router: 'r1', next: 'r2' },
+      { router: 'r2', next: 'y' },
+    ]);
+    expect(reportingPlanOf(plan).decidedRouters).toEqual({ y: ['r1', 'r2'] });
+  });
+
+  it('keeps a Pass for a decided router whose next state is also entered another way', () => {
+    const text = `name: decided-shared
+params: { a: true }
+nodes:
+  begin: { type: start, next: q }
+  q: { type: router, routes: [{ when: input.go == true, next: r }], default: n }
+  r: { type: router, routes: [{ when: params.a, next: n }], default: m }
+  m: { type: sync, operator: t/m, next: n }
+  n: { type: sync, operator: t/n, next: done }
+  done: { type: end }
+`;
+    const result = compileWorkflowText(text);
+    expect(result.asl!.States.r).toEqual({ Type: 'Pass', Next: 'n' });
+    expect(reportingPlanOf(result.plan!).states.r).toEqual({ node: 'r', type: 'router' });
+    const json = planToJson(result.plan!);
+    expect(json.decidedRouters).toEqual([]);
+    expect(json.pruned).toEqual([{ node: 'm', reason: 'branch-not-taken' }]);
+  });
+
+  it('keeps an end that a decided router leads to, whose entry records the router', () => {
+    const text = `name: decided-to-end
+params: { a: true }
+nodes:
+  begin: { type: start, next: work }
+  work: { type: sync, operator: t/w, next: pick }
+  pick: { type: router, routes: [{ when: params.a, next: done }], default: other }
+  other: { type: sync, operator: t/o, next: done }
+  done: { type: end }
+`;
+    const result = compileWorkflowText(text);
+    expect(result.asl!.States.done).toBeDefined();
+    expect(reportingPlanOf(result.plan!).decidedRouters).toEqual({ done: ['pick'] });
+  });
+
   it('records a router as decided only when it runs', () => {
     // r1 rules out the branch holding r2: r2 never runs, so it is pruned, not decided.
     const text = `name: nested-decided

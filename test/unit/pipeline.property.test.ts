@@ -8,38 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type CompileOptions, type CompileResult, compileWorkflowText } from '../../lib/compiler/compile.js';
 import { type Diagnostic, DiagnosticCode, hasErrors } from '../../lib/dag/diagnostics.js';
+import { isReference } from '../../lib/dag/reference.js';
 import { allStateNames, validateAslBatch } from '../support/asl.js';
 import { arbitraryMutations, arbitraryRichWorkflow, mutate } from '../support/rich-workflows.js';
 
 const RUNS = 150;
-
-/**
- * Compiler bugs this fuzzing found, left out of the ASL check until fixed (each reproduced below with
- * `it.fails`). Each makes ASL that asl-validator rejects, and so does the embedded engine: `dag run` of
- * such a valid workflow stops with an internal error.
- * - nullInLiteralArrays (lib/compiler/emit.ts): a literal array in a template (no references) holding
- *   null or "" is emitted as is.
- * - exponentInIntrinsic (emit.ts): a number that JSON writes with an exponent (1e+21) in an array with
- *   references goes into States.Array(...) as `1e+21`.
- * - duplicateStates (lib/compiler, planner): a node that a router's default reaches and a branch of a
- *   fork on another of its routes reaches too is placed twice under one state name.
- */
-const KNOWN_BUGS = { nullInLiteralArrays: true, exponentInIntrinsic: true, duplicateStates: true } as const;
-
-function hitsKnownBug(asl: Record<string, unknown>): boolean {
-  if (KNOWN_BUGS.nullInLiteralArrays && hasNullInLiteralArray(asl)) return true;
-  if (KNOWN_BUGS.exponentInIntrinsic && /States\.\w+\([^"]*\d[eE][+-]?\d/.test(JSON.stringify(asl)))
-    return true;
-  const names = allStateNames(asl);
-  return KNOWN_BUGS.duplicateStates && new Set(names).size !== names.length;
-}
-
-/** An array in the definition, outside `.$` fields, holding null or "": what asl-validator rejects. */
-function hasNullInLiteralArray(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some((v) => v === null || v === '' || hasNullInLiteralArray(v));
-  if (value !== null && typeof value === 'object') return Object.values(value).some(hasNullInLiteralArray);
-  return false;
-}
 const TIMEOUT_MS = 120_000;
 const CODES = new Set<string>(Object.values(DiagnosticCode));
 /** Top-level fields of a state machine definition (the batched validation checks only StartAt and States). */
@@ -59,6 +32,9 @@ function compileChecked(text: string, options: CompileOptions, into: Compiled[])
     const asl = result.asl as unknown as Record<string, unknown>;
     for (const key of Object.keys(asl)) expect(TOP_LEVEL, `top-level field ${key}`).toContain(key);
     if (asl.TimeoutSeconds !== undefined) expect(Number.isInteger(asl.TimeoutSeconds)).toBe(true);
+    // State names are unique in the whole machine (tasks are bound by name on the embedded engine).
+    const names = allStateNames(asl);
+    expect(new Set(names).size, `duplicate state names in ${names.join(', ')}`).toBe(names.length);
     into.push({ text, asl });
   }
   return result;
@@ -72,8 +48,7 @@ function expectWellFormed(d: Diagnostic): void {
     if (position !== undefined) expect(Number.isInteger(position) && position >= 1, `${position}`).toBe(true);
 }
 
-function expectAllValid(all: readonly Compiled[]): void {
-  const compiled = all.filter((c) => !hitsKnownBug(c.asl));
+function expectAllValid(compiled: readonly Compiled[]): void {
   const invalid = validateAslBatch(compiled.map((c) => c.asl));
   const first = invalid[0];
   if (first)
@@ -251,7 +226,78 @@ describe('the compiler on arbitrary input', () => {
     TIMEOUT_MS,
   );
 
-  it.fails('compiles a literal array holding null to valid ASL (bug: emitted as is)', () => {
+  it(
+    'compiles random templates to valid ASL, or rejects them with a diagnostic naming node and field',
+    () => {
+      const compiled: Compiled[] = [];
+      const reference = fc.constantFrom('$', '$.task.id', '$.input', '$.input.x', '$.params.p', '$.nodes');
+      const scalar = fc.oneof(
+        fc.constant(null),
+        fc.boolean(),
+        fc.integer(),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.constantFrom(0, -3, 1e21, -1.5, 1e-7, 2 ** 53, Number.MAX_VALUE),
+        fc.string({ maxLength: 6 }).map((t) => (isReference(t) ? `x${t}` : t)),
+        fc.constantFrom('', ' ', 'a\nb', '{% x %}', "it's", '{}', 'a\\b', 'x(y', ')', ', ', 'é', '\u2028'),
+      );
+      const key = fc.constantFrom('a', 'b-c', 'x y', '', '1', 'é', '$', 'k.$');
+      const { template } = fc.letrec<{ template: unknown }>((tie) => ({
+        template: fc.oneof(
+          { depthSize: 'small', withCrossShrink: true },
+          scalar,
+          reference,
+          fc.array(tie('template'), { maxLength: 4 }),
+          fc.dictionary(key, tie('template'), { maxKeys: 3 }),
+        ),
+      }));
+      let rejected = 0;
+      fc.assert(
+        fc.property(
+          fc.record({ input: template, item: template, payload: template, output: template }),
+          fc.boolean(),
+          (t, optimize) => {
+            const doc = {
+              name: 'templates',
+              params: { p: 1 },
+              nodes: {
+                begin: { type: 'start', next: 'work' },
+                work: { type: 'sync', operator: 'test/echo', input: t.input, next: 'each' },
+                each: {
+                  type: 'parallel',
+                  items: '$.input.list',
+                  node: { type: 'sync', operator: 'test/echo', input: [t.item, '$.item'] },
+                  next: 'tell',
+                },
+                tell: {
+                  type: 'callback',
+                  target: { kind: 'sqs', queue: 'q' },
+                  payload: t.payload,
+                  next: 'done',
+                },
+                done: { type: 'end', output: t.output },
+              },
+            };
+            const result = compileChecked(stringify(doc), { optimize }, compiled);
+            const errors = result.diagnostics.filter((d) => d.severity === 'error');
+            if (errors.length > 0) rejected++;
+            for (const d of errors) {
+              expect(d.code, d.message).toBe(DiagnosticCode.SCHEMA);
+              expect(d.node).toBeDefined();
+              expect(d.line, d.message).toBeDefined();
+            }
+          },
+        ),
+        { numRuns: 400 },
+      );
+      // Most templates are fine: the ASL check must see them.
+      expect(compiled.length).toBeGreaterThan(100);
+      expect(rejected).toBeGreaterThan(0);
+      expectAllValid(compiled);
+    },
+    TIMEOUT_MS,
+  );
+
+  it('compiles a literal array holding null to valid ASL', () => {
     const result = compileWorkflowText(`name: null-in-array
 nodes:
   begin: { type: start, next: a }
@@ -262,7 +308,64 @@ nodes:
     expect(validateAslBatch([result.asl as unknown as Record<string, unknown>])).toEqual([]);
   });
 
-  it.fails('compiles a big number in an array with references to valid ASL (bug: 1e+21)', () => {
+  it('writes a literal array that asl-validator refuses as it is with States.Array, nested arrays too', () => {
+    // Refused in a literal array: null, and strings it could read as JSONata ("", several lines, "{% ").
+    const input = {
+      a: [1, ''],
+      b: ['x\ny', '{% 1 %}'],
+      c: [[null], 'ok'],
+      d: { e: [true, null] },
+      fine: [1, 'two', [3], { f: null }],
+    };
+    const result = compileWorkflowText(
+      stringify({
+        name: 'refused-literals',
+        nodes: {
+          begin: { type: 'start', next: 'w' },
+          w: { type: 'sync', operator: 'test/echo', input, next: 'done' },
+          done: { type: 'end', output: [null] },
+        },
+      }),
+    );
+    expect(result.diagnostics).toEqual([]);
+    const asl = result.asl as unknown as { States: Record<string, { Parameters: Record<string, unknown> }> };
+    expect(asl.States.w!.Parameters.input).toEqual({
+      'a.$': "States.Array(1, '')",
+      'b.$': "States.Array('x\ny', States.Format('\\{% 1 %\\}'))",
+      'c.$': "States.Array(States.Array(null), 'ok')",
+      d: { 'e.$': 'States.Array(true, null)' },
+      fine: [1, 'two', [3], { f: null }],
+    });
+    expect(asl.States.done!.Parameters).toEqual({ 'output.$': 'States.Array(null)' });
+    expect(validateAslBatch([result.asl as unknown as Record<string, unknown>])).toEqual([]);
+  });
+
+  it('rejects what States.Array cannot hold, and keys ASL reads as paths, naming node and field', () => {
+    const result = compileWorkflowText(`name: cannot-hold
+nodes:
+  begin: { type: start, next: a }
+  a:
+    type: sync
+    operator: test/echo
+    input:
+      list: [null, { k: 1 }]
+      refs: [$.task.id, [{ k: $.input }]]
+      "path.$": literal
+    next: done
+  done: { type: end }
+`);
+    expect(result.asl).toBeUndefined();
+    expect(result.diagnostics.map((d) => [d.code, d.node, d.line, d.column])).toEqual([
+      [DiagnosticCode.SCHEMA, 'a', 8, 20],
+      [DiagnosticCode.SCHEMA, 'a', 9, 26],
+      [DiagnosticCode.SCHEMA, 'a', 10, 7],
+    ]);
+    expect(result.diagnostics[0]!.message).toContain("Node 'a': input.list[1] is an object");
+    expect(result.diagnostics[1]!.message).toContain('input.refs[1][0]');
+    expect(result.diagnostics[2]!.message).toContain("Node 'a': input has key 'path.$'");
+  });
+
+  it('compiles a big number in an array with references to valid ASL', () => {
     const result = compileWorkflowText(`name: exponent
 nodes:
   begin: { type: start, next: a }
@@ -272,7 +375,46 @@ nodes:
     expect(validateAslBatch([result.asl as unknown as Record<string, unknown>])).toEqual([]);
   });
 
-  it.fails('gives a node reached from a router and from a fork inside it one state name (bug: two)', () => {
+  it('writes numbers in States.Array as integers, or through States.StringToJson', () => {
+    // asl-validator reads only integers as intrinsic arguments: no fraction, no exponent.
+    const list = ['$.task.id', 3, -7, 0, 2 ** 53 - 1, 1e21, -1.5, 1e-7, 2 ** 53 + 2, Number.MAX_VALUE];
+    const result = compileWorkflowText(
+      JSON.stringify({
+        name: 'numbers',
+        nodes: {
+          begin: { type: 'start', next: 'a' },
+          a: { type: 'sync', operator: 'test/echo', input: { list }, next: 'done' },
+          done: { type: 'end' },
+        },
+      }),
+    );
+    const asl = result.asl as unknown as { States: Record<string, { Parameters: { input: unknown } }> };
+    expect(asl.States.a!.Parameters.input).toEqual({
+      'list.$':
+        "States.Array($.task.id, 3, -7, 0, 9007199254740991, States.StringToJson('1e+21'), " +
+        "States.StringToJson('-1.5'), States.StringToJson('1e-7'), States.StringToJson('9007199254740994'), " +
+        "States.StringToJson('1.7976931348623157e+308'))",
+    });
+    expect(validateAslBatch([result.asl as unknown as Record<string, unknown>])).toEqual([]);
+  });
+
+  it('rejects a string with a backslash in States.Array, which asl-validator cannot read, naming the field', () => {
+    const result = compileWorkflowText(`name: backslash
+nodes:
+  begin: { type: start, next: a }
+  a: { type: sync, operator: test/echo, input: { list: [$.task.id, 'C:\\tmp'] }, next: done }
+  done: { type: end }
+`);
+    expect(result.asl).toBeUndefined();
+    expect(result.diagnostics.map((d) => [d.code, d.node, d.line, d.column])).toEqual([
+      [DiagnosticCode.SCHEMA, 'a', 4, 68],
+    ]);
+    expect(result.diagnostics[0]!.message).toContain("Node 'a': input.list[1] is a string with a backslash");
+  });
+
+  it('rejects a node reached from a router and from a fork inside another of its routes', () => {
+    // Valid ASL would need that node's state twice (inside the fork's Parallel and outside it):
+    // dag-spec §2 has the router's routes meet at one node first (validate.ts, UNSTRUCTURED_ROUTER).
     const result = compileWorkflowText(`name: shared
 nodes:
   begin: { type: start, next: r }
@@ -283,8 +425,9 @@ nodes:
   n: { type: sync, operator: test/echo, next: done }
   done: { type: end }
 `);
-    expect(result.asl).toBeDefined();
-    const names = allStateNames(result.asl as unknown as Record<string, unknown>);
-    expect(new Set(names).size).toBe(names.length);
+    expect(result.asl).toBeUndefined();
+    expect(result.diagnostics.map((d) => [d.code, d.node])).toEqual([
+      [DiagnosticCode.UNSTRUCTURED_ROUTER, 'r'],
+    ]);
   });
 });

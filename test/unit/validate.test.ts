@@ -260,6 +260,101 @@ describe('validateWorkflow: one test per diagnostic code', () => {
     expect(d).toMatchObject({ node: 'r', line: 4 });
   });
 
+  // A node inside a fork's branches that another path of a router (or onError) also reaches: the
+  // fork is a Parallel state, which nothing outside it can jump into, and that path does not run
+  // the fork. dag-spec §2: the router's routes must meet at one node before any join outside them.
+  it('UNSTRUCTURED_ROUTER when another route reaches a node inside a fork of this one', () => {
+    const text = workflow(`  begin: { type: start, next: r }
+  r: { type: router, routes: [{ when: "input.k == 0", next: f }], default: n }
+  f: { type: sync, operator: x/f, next: [a, b] }
+  a: { type: sync, operator: x/a, next: n }
+  b: { type: sync, operator: x/b, next: done }
+  n: { type: sync, operator: x/n, next: done }
+  done: { type: end }
+`);
+    const d = only(text, 'UNSTRUCTURED_ROUTER');
+    expect(d).toMatchObject({ node: 'r', line: 4, column: 3 });
+    expect(d.message).toBe(
+      "Node 'n' is inside fork 'f' (whose branches meet at 'done'), but the default of router 'r' reaches it without running 'f'. A Parallel branch cannot be entered from outside its fork: let the branches of 'f' meet before 'n' (point them at one node that leads to 'n'), or give the default of router 'r' a node of its own instead of 'n'.",
+    );
+  });
+
+  it('UNSTRUCTURED_ROUTER when forks on two routes share a branch', () => {
+    const text = workflow(`  begin: { type: start, next: r }
+  r: { type: router, routes: [{ when: "input.k == 0", next: f1 }], default: f2 }
+  f1: { type: sync, operator: x/f, next: [shared, a] }
+  f2: { type: sync, operator: x/f, next: [shared, b] }
+  shared: { type: sync, operator: x/s, next: done }
+  a: { type: sync, operator: x/a, next: done }
+  b: { type: sync, operator: x/b, next: done }
+  done: { type: end }
+`);
+    const d = only(text, 'UNSTRUCTURED_ROUTER');
+    expect(d.message).toContain("Node 'shared' is inside fork 'f1'");
+    expect(d.message).toContain("the default of router 'r' reaches it without running 'f1'");
+  });
+
+  it("UNSTRUCTURED_ROUTER when a node's onError path reaches a branch of its own fork", () => {
+    const text = workflow(`  begin: { type: start, next: w }
+  w: { type: sync, operator: x/w, next: [a, b], onError: fix }
+  fix: { type: sync, operator: x/fix, next: a }
+  a: { type: sync, operator: x/a, next: done }
+  b: { type: sync, operator: x/b, next: done }
+  done: { type: end }
+`);
+    const d = only(text, 'UNSTRUCTURED_ROUTER');
+    expect(d.node).toBe('w');
+    expect(d.message).toContain("Node 'a' is inside fork 'w'");
+    expect(d.message).toContain("the onError path of node 'w' reaches it without running the fork of 'w'");
+  });
+
+  it('accepts routes that share nodes where no fork of theirs is entered from outside', () => {
+    const texts = [
+      // Both routes fork to the same nodes: one Parallel serves both.
+      `  begin: { type: start, next: r }
+  r: { type: router, routes: [{ when: "input.k == 0", next: x }], default: y }
+  x: { type: sync, operator: x/x, next: [a, b] }
+  y: { type: sync, operator: x/y, next: [a, b] }
+  a: { type: sync, operator: x/a, next: done }
+  b: { type: sync, operator: x/b, next: done }
+  done: { type: end }
+`,
+      // The fork's branches meet where the routes do.
+      `  begin: { type: start, next: r }
+  r: { type: router, routes: [{ when: "input.k == 0", next: f }], default: n }
+  f: { type: sync, operator: x/f, next: [a, b] }
+  a: { type: sync, operator: x/a, next: n }
+  b: { type: sync, operator: x/b, next: n }
+  n: { type: sync, operator: x/n, next: done }
+  done: { type: end }
+`,
+      // Two of three routes share a node, with no fork between.
+      `  begin: { type: start, next: r }
+  r:
+    type: router
+    routes: [{ when: "input.k == 0", next: x }, { when: "input.k == 1", next: y }]
+    default: z
+  x: { type: sync, operator: x/x, next: y }
+  y: { type: sync, operator: x/y, next: done }
+  z: { type: sync, operator: x/z, next: done }
+  done: { type: end }
+`,
+      // Forks crossing inside one route (not series-parallel, but no other route enters them).
+      `  begin: { type: start, next: r }
+  r: { type: router, routes: [{ when: "input.k == 0", next: s }], default: z }
+  s: { type: sync, operator: x/s, next: [a, b] }
+  a: { type: sync, operator: x/a, next: [c, d] }
+  b: { type: sync, operator: x/b, next: d }
+  c: { type: sync, operator: x/c, next: e }
+  d: { type: sync, operator: x/d, next: e }
+  e: { type: sync, operator: x/e, next: done }
+  z: { type: sync, operator: x/z, next: done }
+  done: { type: end }
+`,
+    ];
+    for (const text of texts) expect(diagnosticsOf(workflow(text))).toEqual([]);
+  });
+
   it('INVALID_PATH for a reference to a node that may not have run', () => {
     const text = workflow(`  begin: { type: start, next: r }
   r:
