@@ -15,6 +15,7 @@ import { startLocalDynamo } from '../lib/local/dynalite.js';
 import { EmbeddedEngine } from '../lib/local/engine.js';
 import { createTrackingDocumentClient, DynamoTrackingStore } from '../lib/tracking/dynamo-store.js';
 import type { TrackingStore } from '../lib/tracking/store.js';
+import { noopChainWorkflow } from './noop-chain.js';
 import { NullTrackingStore } from './null-store.js';
 import { currentLoad, reportSummary } from './summary.js';
 
@@ -32,17 +33,7 @@ const PLAN = {
 } as const;
 type Mode = keyof typeof PLAN;
 
-const NODES = Array.from({ length: 10 }, (_, i) => `n${i + 1}`);
-const WORKFLOW = [
-  'name: bench-noop',
-  'nodes:',
-  '  begin: { type: start, next: n1 }',
-  ...NODES.map(
-    (node, i) => `  ${node}: { type: sync, operator: bench/noop, next: ${NODES[i + 1] ?? 'done'} }`,
-  ),
-  '  done: { type: end }',
-  '',
-].join('\n');
+const { text: WORKFLOW, nodes: NODES } = noopChainWorkflow('bench-noop', 10);
 
 interface Measured {
   readonly mode: Mode;

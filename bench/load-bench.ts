@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { noopChainWorkflow } from './noop-chain.js';
 import { currentLoad, reportSummary } from './summary.js';
 
 const { values } = parseArgs({
@@ -30,17 +31,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const POLL_EVERY_MS = 250;
 const POLL_CONCURRENCY = 8;
 
-const NODES = ['n1', 'n2', 'n3', 'n4'];
-const WORKFLOW = [
-  'name: bench-load',
-  'nodes:',
-  '  begin: { type: start, next: n1 }',
-  ...NODES.map(
-    (node, i) => `  ${node}: { type: sync, operator: bench/noop, next: ${NODES[i + 1] ?? 'done'} }`,
-  ),
-  '  done: { type: end }',
-  '',
-].join('\n');
+const { text: WORKFLOW, nodes: NODES } = noopChainWorkflow('bench-load', 4);
 const EXPECTED_EVENTS = ['begin', ...NODES, 'done'].sort();
 
 class DeadlinePassedError extends Error {
