@@ -30,7 +30,7 @@
 // Why it cannot deadlock: what stays nested keeps an order the DAG allows, and the hoisted unit waits
 // only for its predecessors and releases only its successors, which that order already puts one
 // before the other; so nesting and barriers together still follow one topological order of the DAG.
-import { type AndDag, type NestTree, nestAndDag, par, sequence } from './structure.js';
+import { type AndDag, type NestTree, nestAndDag, nestMakespan, par, sequence } from './structure.js';
 
 /** A unit that waits, in its own branch, for units of other branches to finish. */
 export interface Barrier {
@@ -55,7 +55,6 @@ export interface MeasuredNestPlan extends NestPlan {
 
 export type NestStrategy = 'fastest' | 'cheapest';
 
-/** The nesting of an AND-DAG, and with `fastest` the barriers that bring it to the critical path. */
 /**
  * `fastest` stops hoisting once the plan is within this share of the critical path: a barrier costs
  * two Lambda calls and up to two state transitions, and the last percent is not worth them (see
@@ -72,6 +71,12 @@ export function planNesting(
   const tree = nestAndDag(dag);
   if (strategy === 'cheapest') return { tree, barriers: [] };
   return addBarriers(dag, tree, options);
+}
+
+/** `cheapest` from a nesting already made: no barriers, measured like `fastest` for the report. */
+export function nestingAlone(dag: AndDag, tree: NestTree): MeasuredNestPlan {
+  const makespan = nestMakespan(tree, dag.weight);
+  return { tree, barriers: [], nestedMakespan: makespan, makespan, criticalPath: criticalPathOf(dag) };
 }
 
 /** `fastest` from a nesting already made: the barriers that bring it to the critical path. */
@@ -347,9 +352,7 @@ interface Hoist {
 }
 
 function liftCuts(dag: AndDag, tree: NestTree, slack: number): MeasuredNestPlan {
-  const predecessors = new Map<string, string[]>(dag.order.map((id) => [id, []]));
-  for (const id of dag.order)
-    for (const next of dag.successors.get(id) ?? []) predecessors.get(next)?.push(id);
+  const predecessors = predecessorsOf(dag);
   const successors = new Map(dag.order.map((id) => [id, dag.successors.get(id) ?? []]));
   const criticalPath = longestPath(dag, predecessors);
   const target = criticalPath * (1 + slack) + 1e-9 * Math.max(1, criticalPath);
@@ -399,11 +402,15 @@ function liftCuts(dag: AndDag, tree: NestTree, slack: number): MeasuredNestPlan 
 }
 
 /** The critical path of an AND-DAG: the makespan no plan can beat. */
-export function criticalPathOf(dag: AndDag): number {
+function criticalPathOf(dag: AndDag): number {
+  return longestPath(dag, predecessorsOf(dag));
+}
+
+function predecessorsOf(dag: AndDag): Map<string, string[]> {
   const predecessors = new Map<string, string[]>(dag.order.map((id) => [id, []]));
   for (const id of dag.order)
     for (const next of dag.successors.get(id) ?? []) predecessors.get(next)?.push(id);
-  return longestPath(dag, predecessors);
+  return predecessors;
 }
 
 function longestPath(dag: AndDag, predecessors: ReadonlyMap<string, readonly string[]>): number {

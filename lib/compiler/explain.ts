@@ -5,7 +5,7 @@ import type { ConditionExpr, ConditionPath, LiteralValue } from '../dag/conditio
 import { commonPostDominator, immediatePostDominators, VIRTUAL_EXIT } from '../dag/graph.js';
 import { nextList, type WorkflowNode } from '../dag/schema.js';
 import type { ValidatedDag } from '../dag/validate.js';
-import { paramsDecidedRoute, pruneDecidedRouters } from './passes.js';
+import { paramsDecidedRoute, pruneDecidedRouters, seconds } from './passes.js';
 import { barrierReleaseState } from './plan.js';
 import type { ChoiceState, ExecutionPlan, PlanScope, PlanState } from './plan-types.js';
 
@@ -434,10 +434,6 @@ function longestStateWalk(scope: PlanScope, dag: ValidatedDag): number {
     return total;
   };
   return walk(scope.startAt);
-}
-
-function seconds(value: number): string {
-  return `${Number(value.toFixed(3))} s`;
 }
 
 // ---- conditions as text ----------------------------------------------------------------------

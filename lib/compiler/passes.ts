@@ -141,7 +141,8 @@ export const planForks: PlanPass = {
     }),
 };
 
-function seconds(value: number): string {
+/** Seconds as `dag plan` prints them. */
+export function seconds(value: number): string {
   return `${Number(value.toFixed(3))} s`;
 }
 

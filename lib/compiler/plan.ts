@@ -4,9 +4,9 @@
 import { commonPostDominator, immediatePostDominators, reachableWithin, VIRTUAL_EXIT } from '../dag/graph.js';
 import { nextList, type WorkflowNode } from '../dag/schema.js';
 import type { ValidatedDag } from '../dag/validate.js';
-import { addBarriers, criticalPathOf, type NestStrategy } from './barriers.js';
+import { addBarriers, type NestStrategy, nestingAlone } from './barriers.js';
 import type { ExecutionPlan, ForkPlan, PlanScope, PlanState, Transition } from './plan-types.js';
-import { type NestTree, nestAndDag, nestMakespan } from './structure.js';
+import { type NestTree, nestAndDag } from './structure.js';
 
 export interface PlanOptions {
   readonly params?: Readonly<Record<string, unknown>>;
@@ -194,16 +194,7 @@ class Planner {
       weight: (id: string) => weights.get(id)!,
     };
     const nested = nestAndDag(andDag);
-    const chosen =
-      this.strategy === 'cheapest'
-        ? {
-            tree: nested,
-            barriers: [],
-            nestedMakespan: nestMakespan(nested, andDag.weight),
-            makespan: nestMakespan(nested, andDag.weight),
-            criticalPath: criticalPathOf(andDag),
-          }
-        : addBarriers(andDag, nested);
+    const chosen = this.strategy === 'cheapest' ? nestingAlone(andDag, nested) : addBarriers(andDag, nested);
     const tree = chosen.tree;
     for (const { consumer, producers } of chosen.barriers) {
       this.waitsFor.set(consumer, producers);
