@@ -21,6 +21,10 @@ export interface EngineDeployment {
   readonly notifierFunctionName: string;
   readonly toleranceFunctionName: string;
   readonly barrierFunctionName: string;
+  /** Stages Distributed Maps' items in S3 and collects their ResultWriter results (map-store.ts). */
+  readonly mapStoreFunctionName: string;
+  /** `s3://bucket/prefix` under which Distributed Maps' ResultWriters write. */
+  readonly mapResultsRoot: string;
   /** operator group -> the function that runs fused chains of that group's operators. */
   readonly chainFunctions: Readonly<Record<string, string>>;
   readonly eventBusName: string;
@@ -43,6 +47,8 @@ export function deploymentFromEnv(env: Environment = process.env): EngineDeploym
     notifierFunctionName: requireEnv(ENV.NOTIFIER_FUNCTION_NAME, env),
     toleranceFunctionName: requireEnv(ENV.TOLERANCE_FUNCTION_NAME, env),
     barrierFunctionName: requireEnv(ENV.BARRIER_FUNCTION_NAME, env),
+    mapStoreFunctionName: requireEnv(ENV.MAP_STORE_FUNCTION_NAME, env),
+    mapResultsRoot: requireEnv(ENV.MAP_RESULTS_ROOT, env),
     chainFunctions: requireJsonMapEnv(ENV.CHAIN_FUNCTIONS, env),
     eventBusName: requireEnv(ENV.EVENT_BUS_NAME, env),
   };
@@ -91,6 +97,8 @@ export function awsBindings(deployment: EngineDeployment): ResourceBindings {
     notifierFunctionArn: arn(deployment.notifierFunctionName),
     toleranceFunctionArn: arn(deployment.toleranceFunctionName),
     barrierFunctionArn: arn(deployment.barrierFunctionName),
+    mapStoreFunctionArn: arn(deployment.mapStoreFunctionName),
+    mapResultsRoot: deployment.mapResultsRoot,
     chainFunctionArn: (group) => {
       const name = deployment.chainFunctions[group];
       if (name === undefined) throw new UnknownOperatorFunctionError(`${group} chain`);

@@ -1,6 +1,7 @@
 // The resources a compiled state machine calls. The AWS stack passes real ARNs, the embedded engine
 // its own names (it binds Task states by name, never calling these), `dag compile` placeholders.
 import type { OperatorGroup } from '../runtime/operator-groups.js';
+import { LOCAL_OBJECTS_BUCKET } from '../storage/object-store.js';
 
 export interface ResourceBindings {
   /** The Lambda function that runs an operator (through the operator runtime). */
@@ -13,6 +14,16 @@ export interface ResourceBindings {
   readonly notifierFunctionArn: string;
   /** Checks a parallel node's tolerated failure share after its Map. */
   readonly toleranceFunctionArn: string;
+  /**
+   * A Distributed Map's object-store side (map-store.ts): writes its items as an object for the
+   * ItemReader before it, and after it reads what its ResultWriter wrote, in item order.
+   */
+  readonly mapStoreFunctionArn: string;
+  /**
+   * `s3://bucket/prefix` under which Distributed Maps' ResultWriters write (`<prefix>/<workflow>/<node>/`).
+   * The bucket `dag-objects` stands for the embedded engine's object root (LOCAL_OBJECTS_BUCKET).
+   */
+  readonly mapResultsRoot: string;
   /** Cross-branch barriers (`--plan fastest`): parks a wait's token, releases it when producers end. */
   readonly barrierFunctionArn: string;
   /** The Lambda that runs fused chains of sync nodes whose operators are all of this group. */
@@ -44,6 +55,8 @@ export function placeholderBindings(): ResourceBindings {
     notifierFunctionArn: lambdaArn('dag-notifier'),
     toleranceFunctionArn: lambdaArn('dag-tolerance'),
     barrierFunctionArn: lambdaArn('dag-barrier'),
+    mapStoreFunctionArn: lambdaArn('dag-map-store'),
+    mapResultsRoot: `s3://${LOCAL_OBJECTS_BUCKET}/map-results`,
     chainFunctionArn: (group) => lambdaArn(`dag-chain-${group}`),
     eventBusName: 'dag-engine',
     queueUrl: (queue) => `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${queue}`,

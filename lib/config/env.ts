@@ -27,6 +27,10 @@ export const ENV = {
   NOTIFIER_FUNCTION_NAME: 'DAG_NOTIFIER_FUNCTION_NAME',
   TOLERANCE_FUNCTION_NAME: 'DAG_TOLERANCE_FUNCTION_NAME',
   BARRIER_FUNCTION_NAME: 'DAG_BARRIER_FUNCTION_NAME',
+  /** The function before and after a Distributed Map that puts its items in, and reads its results from, S3. */
+  MAP_STORE_FUNCTION_NAME: 'DAG_MAP_STORE_FUNCTION_NAME',
+  /** `s3://bucket/prefix` where Distributed Maps' ResultWriters write. */
+  MAP_RESULTS_ROOT: 'DAG_MAP_RESULTS_ROOT',
   /** JSON `{ "<operator group>": "<function name>" }`: the Lambda that runs fused chains of that group. */
   CHAIN_FUNCTIONS: 'DAG_CHAIN_FUNCTIONS',
   /** The role every compiled state machine runs with. */

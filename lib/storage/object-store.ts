@@ -114,6 +114,30 @@ export function outputUri(root: string, ...parts: string[]): string {
 }
 
 /**
+ * The bucket name that stands for the embedded engine's object root where Step Functions fields want a
+ * bucket and a key (a Distributed Map's ItemReader and ResultWriter): `dag-objects/<key>` is
+ * `<root>/<key>`. Not a valid name for a real bucket of ours, so the two never mix.
+ */
+export const LOCAL_OBJECTS_BUCKET = 'dag-objects';
+
+/** An object's bucket and key, as Step Functions' S3 fields name it; a file under `root` gets the local bucket. */
+export function bucketKeyOf(uri: string, root: string): { readonly bucket: string; readonly key: string } {
+  const location = parseObjectUri(uri);
+  if (location.scheme === 's3') return { bucket: location.bucket, key: location.key };
+  const base = parseObjectUri(root);
+  const relative = base.scheme === 'file' ? path.relative(base.path, location.path) : '';
+  if (relative === '' || path.isAbsolute(relative) || relative.split(path.sep)[0] === '..')
+    throw new InvalidObjectUriError(uri, `a local object must be under the object root ${root}`);
+  return { bucket: LOCAL_OBJECTS_BUCKET, key: relative.split(path.sep).join('/') };
+}
+
+/** The URI of `bucket`/`key`: `s3://bucket/key`, or for the local bucket the file under `root`. */
+export function uriOfBucketKey(bucket: string, key: string, root: string): string {
+  if (bucket !== LOCAL_OBJECTS_BUCKET) return `s3://${bucket}/${key}`;
+  return outputUri(root, key);
+}
+
+/**
  * Where operators write outputs. Read on every call rather than once at import: the embedded engine
  * and tests point it at a fresh folder per run after the operator modules are already loaded.
  */
