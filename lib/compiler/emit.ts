@@ -9,15 +9,17 @@ import {
   DEFAULT_SYNC_TIMEOUT_SECONDS,
   type ItemNode,
   type OperatorNode,
+  type ParallelNode,
   type Retry,
   type SyncNode,
   type WorkflowNode,
 } from '../dag/schema.js';
 import { operatorGroupOf } from '../runtime/operator-groups.js';
+import { parseObjectUri } from '../storage/object-store.js';
 import type { ResourceBindings } from './bindings.js';
 import { conditionToChoiceRule } from './choice.js';
 import { formatReferencePath } from './jsonpath.js';
-import type { ChoiceState, ExecutionPlan, PlanScope, PlanState, Transition } from './plan-types.js';
+import type { ChoiceState, ExecutionPlan, MapState, PlanScope, PlanState, Transition } from './plan-types.js';
 import { fieldText, referencePath, templateParameters as toParameters } from './templates.js';
 
 export type AslState = Record<string, unknown>;
@@ -63,6 +65,30 @@ const BARRIER_RETRY = {
     },
   ],
 };
+
+/**
+ * Retries of an engine function's invocation that did not run it (throttled, service faults); its
+ * own failures (a tolerance exceeded, items that are not an array) are final.
+ */
+const LAMBDA_TRANSIENT_RETRY = {
+  Retry: [
+    {
+      ErrorEquals: [
+        'Lambda.ServiceException',
+        'Lambda.AWSLambdaException',
+        'Lambda.SdkClientException',
+        'Lambda.TooManyRequestsException',
+      ],
+      IntervalSeconds: 1,
+      MaxAttempts: 3,
+      BackoffRate: 2,
+      JitterStrategy: 'FULL',
+    },
+  ],
+};
+
+/** The map-store function reads or writes every item of a Distributed Map: minutes, not seconds. */
+const MAP_STORE_TIMEOUT_SECONDS = 300;
 
 /** Seconds a script (or fused chain) Task waits beyond its own limits, for the function's start-up. */
 const SCRIPT_TASK_MARGIN_SECONDS = 30;
@@ -130,7 +156,42 @@ class Emitter {
       }
       case 'map':
         return {
-          ...this.map(state.node, state.itemState, state.mode),
+          ...this.map(state),
+          ...catcher(state.catch),
+          ...this.exit(state),
+        };
+      case 'map-items':
+        return {
+          Type: 'Task',
+          Resource: this.bindings.mapStoreFunctionArn,
+          Parameters: {
+            action: 'stage',
+            'task.$': '$.task',
+            node: state.node,
+            items: this.parallel(state.node).items,
+            'nodes.$': '$.nodes',
+          },
+          // Where the Map's ItemReader finds them: `{ bucket, key, count }`, until the Map's result.
+          ResultPath: nodesPath(state.node),
+          TimeoutSeconds: MAP_STORE_TIMEOUT_SECONDS,
+          ...LAMBDA_TRANSIENT_RETRY,
+          ...catcher(state.catch),
+          ...this.exit(state),
+        };
+      case 'map-results':
+        return {
+          Type: 'Task',
+          Resource: this.bindings.mapStoreFunctionArn,
+          Parameters: {
+            action: 'collect',
+            'task.$': '$.task',
+            node: state.node,
+            toleratedFailurePercentage: this.parallel(state.node).toleratedFailurePercentage ?? 0,
+            'written.$': `${nodesPath(state.node)}.ResultWriterDetails`,
+          },
+          ResultPath: nodesPath(state.node),
+          TimeoutSeconds: MAP_STORE_TIMEOUT_SECONDS,
+          ...LAMBDA_TRANSIENT_RETRY,
           ...catcher(state.catch),
           ...this.exit(state),
         };
@@ -379,45 +440,100 @@ class Emitter {
     }
   }
 
-  private map(name: string, itemState: string, mode: 'inline' | 'distributed'): AslState {
+  private parallel(name: string): ParallelNode {
     const node = this.node(name);
     if (node.type !== 'parallel') throw new Error(`internal: ${name} is not a parallel node`);
-    const tolerant = (node.toleratedFailurePercentage ?? 0) > 0;
+    return node;
+  }
+
+  private map(state: MapState): AslState {
+    const { node: name, itemState } = state;
+    const node = this.parallel(name);
+    const store = state.storeBacked === true;
+    // A store-backed Map catches every item: its collector decides, as the tolerance check does.
+    const catching = store || (node.toleratedFailurePercentage ?? 0) > 0;
     const failedState = `${name}_failed`;
+    // Through the store, results come back in no particular order: each item's result carries its
+    // index, `{ order, output }`, the item's context riding in `output` until its Task replaces it.
+    const nested = store ? { InputPath: '$.output', ResultPath: '$.output' } : {};
     const inner: AslState = {
       ...this.task(name, node.node, { parallel: name }),
-      ...(tolerant ? { Catch: [{ ErrorEquals: ['States.ALL'], Next: failedState }] } : {}),
+      ...nested,
+      ...(catching
+        ? {
+            Catch: [
+              {
+                ErrorEquals: ['States.ALL'],
+                Next: failedState,
+                ...(store ? { ResultPath: '$.output' } : {}),
+              },
+            ],
+          }
+        : {}),
       End: true,
     };
     const states: Record<string, AslState> = { [itemState]: inner };
-    if (tolerant) {
-      // A failed item's output is a marker the tolerance check counts and then replaces with null.
+    if (catching) {
+      // A failed item's output is a marker the tolerance check (or collector) counts, then makes null.
+      const marker = (at: string) => ({
+        dagFailed: true,
+        'error.$': `${at}.Error`,
+        'cause.$': `${at}.Cause`,
+      });
       states[failedState] = {
         Type: 'Pass',
-        Parameters: { dagFailed: true, 'error.$': '$.Error', 'cause.$': '$.Cause' },
+        Parameters: store ? { 'order.$': '$.order', output: marker('$.output') } : marker('$'),
         End: true,
       };
     }
+    const context = {
+      'item.$': '$$.Map.Item.Value',
+      'order.$': '$$.Map.Item.Index',
+      'task.$': '$.task',
+      'input.$': '$.input',
+      'params.$': '$.params',
+      'nodes.$': '$.nodes',
+      'errors.$': '$.errors',
+    };
+    const items = state.itemsState
+      ? {
+          ItemReader: {
+            Resource: 'arn:aws:states:::s3:getObject',
+            ReaderConfig: { InputType: 'JSON' },
+            Parameters: { 'Bucket.$': `${nodesPath(name)}.bucket`, 'Key.$': `${nodesPath(name)}.key` },
+          },
+        }
+      : { ItemsPath: referencePath(node.items) };
     return {
       Type: 'Map',
-      ItemsPath: referencePath(node.items),
-      ItemSelector: {
-        'item.$': '$$.Map.Item.Value',
-        'order.$': '$$.Map.Item.Index',
-        'task.$': '$.task',
-        'input.$': '$.input',
-        'params.$': '$.params',
-        'nodes.$': '$.nodes',
-        'errors.$': '$.errors',
-      },
+      ...items,
+      ItemSelector: store ? { 'order.$': '$$.Map.Item.Index', output: context } : context,
       ItemProcessor: {
         ProcessorConfig:
-          mode === 'distributed' ? { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } : { Mode: 'INLINE' },
+          state.mode === 'distributed'
+            ? { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }
+            : { Mode: 'INLINE' },
         StartAt: itemState,
         States: states,
       },
       ...(node.maxConcurrency !== undefined ? { MaxConcurrency: node.maxConcurrency } : {}),
+      ...(store ? { ResultWriter: this.resultWriter(name) } : {}),
       ResultPath: nodesPath(name),
+    };
+  }
+
+  /** Results as objects under `<mapResultsRoot>/<workflow>/<node>/`: only the manifest's place comes back. */
+  private resultWriter(name: string): AslState {
+    const root = parseObjectUri(this.bindings.mapResultsRoot);
+    if (root.scheme !== 's3')
+      throw new Error(`internal: mapResultsRoot ${this.bindings.mapResultsRoot} is not s3://`);
+    const prefix = [root.key.replace(/\/+$/, ''), this.plan.dag.workflow.name, name]
+      .filter((p) => p !== '')
+      .join('/');
+    return {
+      Resource: 'arn:aws:states:::s3:putObject',
+      Parameters: { Bucket: root.bucket, Prefix: prefix },
+      WriterConfig: { Transformation: 'COMPACT', OutputType: 'JSON' },
     };
   }
 

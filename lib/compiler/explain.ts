@@ -7,7 +7,7 @@ import { nextList, type WorkflowNode } from '../dag/schema.js';
 import type { ValidatedDag } from '../dag/validate.js';
 import { paramsDecidedRoute, pruneDecidedRouters, seconds } from './passes.js';
 import { barrierReleaseState } from './plan.js';
-import type { ChoiceState, ExecutionPlan, PlanScope, PlanState } from './plan-types.js';
+import type { ChoiceState, ExecutionPlan, MapState, PlanScope, PlanState } from './plan-types.js';
 
 // ---- the plan as data --------------------------------------------------------------------------
 
@@ -116,6 +116,11 @@ function isTolerant(dag: ValidatedDag, node: string): boolean {
   return n?.type === 'parallel' && (n.toleratedFailurePercentage ?? 0) > 0;
 }
 
+/** Whether a Map has the failed-item Pass: it tolerates failures, or its collector decides them. */
+function catchesItems(dag: ValidatedDag, state: MapState): boolean {
+  return state.storeBacked === true || isTolerant(dag, state.node);
+}
+
 /** The plan as JSON: passes, states with their scopes, and the business node -> states map. */
 export function planToJson(plan: ExecutionPlan): PlanJson {
   const dag = plan.dag;
@@ -125,7 +130,7 @@ export function planToJson(plan: ExecutionPlan): PlanJson {
     if (state.kind === 'map') {
       const itemScope = `${scope === '/' ? '' : scope}/${state.name}`;
       states.push({ name: state.itemState, kind: 'item', scope: itemScope, nodes: [state.node], end: true });
-      if (isTolerant(dag, state.node))
+      if (catchesItems(dag, state))
         states.push({
           name: failedItemState(state.node),
           kind: 'item-failed',
@@ -371,7 +376,13 @@ function planTimesOfNodes(plan: ExecutionPlan, stateTimes: Map<string, Interval>
         times.set(n, { start: t, finish });
         t = finish;
       }
-    } else if (state.kind !== 'parallel' && state.kind !== 'error' && state.kind !== 'tolerance') {
+    } else if (
+      state.kind !== 'parallel' &&
+      state.kind !== 'error' &&
+      state.kind !== 'tolerance' &&
+      state.kind !== 'map-items' &&
+      state.kind !== 'map-results'
+    ) {
       const node = nodesRunBy(state)[0];
       if (node !== undefined && !times.has(node)) times.set(node, at);
     }
@@ -385,7 +396,7 @@ export function planEstimates(plan: ExecutionPlan): PlanEstimates {
   const states =
     visited.length +
     visited.filter(({ state }) => state.kind === 'map').length +
-    visited.filter(({ state }) => state.kind === 'map' && isTolerant(dag, state.node)).length;
+    visited.filter(({ state }) => state.kind === 'map' && catchesItems(dag, state)).length;
 
   const stateTimes = schedulePlan(plan);
   const makespan = [...stateTimes.values()].reduce((max, t) => Math.max(max, t.finish), 0);
@@ -428,7 +439,7 @@ function longestStateWalk(scope: PlanScope, dag: ValidatedDag): number {
     let own = 1;
     if (state.kind === 'parallel')
       own += state.branches.reduce((sum, b) => sum + longestStateWalk(b, dag), 0);
-    if (state.kind === 'map') own += isTolerant(dag, state.node) ? 2 : 1;
+    if (state.kind === 'map') own += catchesItems(dag, state) ? 2 : 1;
     const total = own + targetsOf(state).reduce((max, t) => Math.max(max, walk(t)), 0);
     memo.set(name, total);
     return total;
@@ -606,12 +617,17 @@ function stateTypeText(plan: ExecutionPlan, state: PlanState): string {
       return 'Pass (error as {error, cause})';
     case 'tolerance':
       return 'Task (tolerated failures)';
+    case 'map-items':
+      return 'Task (items into the object store)';
+    case 'map-results':
+      return 'Task (results from the object store, tolerated failures)';
     case 'barrier-wait':
       return `Task (barrier: waits for ${state.producers.join(', ')})`;
     case 'barrier-release':
       return `Task (barrier: releases ${state.consumers.join(', ')})`;
     case 'map':
-      return `Map (${state.mode})`;
+      if (!state.storeBacked) return `Map (${state.mode})`;
+      return `Map (${state.mode}, ${state.itemsState ? 'ItemReader and ' : ''}ResultWriter)`;
     case 'choice':
       return 'Choice';
     case 'parallel':
@@ -629,7 +645,13 @@ function stateTypeText(plan: ExecutionPlan, state: PlanState): string {
 
 /** Which business nodes a state is about, when its name does not say: `runs a, b` or `for a`. */
 function aboutNodes(state: PlanState): string | undefined {
-  if (state.kind === 'error' || state.kind === 'tolerance') return `for ${state.node}`;
+  if (
+    state.kind === 'error' ||
+    state.kind === 'tolerance' ||
+    state.kind === 'map-items' ||
+    state.kind === 'map-results'
+  )
+    return `for ${state.node}`;
   const runs = nodesRunBy(state);
   if (runs.length > 1 || (runs.length === 1 && runs[0] !== state.name)) return `runs ${runs.join(', ')}`;
   return undefined;
@@ -659,7 +681,7 @@ function renderScope(plan: ExecutionPlan, scope: PlanScope, indent: string, line
       });
     } else if (state.kind === 'map') {
       lines.push(`${indent}    each item: ${state.itemState}: Task`);
-      if (isTolerant(plan.dag, state.node))
+      if (catchesItems(plan.dag, state))
         lines.push(`${indent}    failed item: ${failedItemState(state.node)}: Pass (counted by the check)`);
     }
   }
@@ -832,7 +854,7 @@ function renderMermaidScope(
       lines.push(
         `${indent}  ${mermaidNode(stateId(state.itemState), [state.itemState, 'Task per item'], ['[', ']'])}`,
       );
-      if (isTolerant(plan.dag, state.node)) {
+      if (catchesItems(plan.dag, state)) {
         const failed = failedItemState(state.node);
         lines.push(`${indent}  ${mermaidNode(stateId(failed), [failed, 'Pass'], ['([', '])'])}`);
         edges.push(`  ${mermaidEdge(stateId(state.itemState), stateId(failed), 'failed', true)}`);

@@ -6,6 +6,7 @@ import { DEFAULT_SYNC_TIMEOUT_SECONDS, type SyncNode } from '../dag/schema.js';
 import { LAMBDA_MAX_SECONDS, operatorGroupOf } from '../runtime/operator-groups.js';
 import { foldParams } from './choice.js';
 import { declaredMaxItems, inlineMapItemLimit } from './limits.js';
+import { storeDistributedMaps } from './map-io.js';
 import type { ExecutionPlan, PassReport, PlanScope, PlanState, TaskState, Transition } from './plan-types.js';
 
 export interface PlanPass {
@@ -33,7 +34,11 @@ function targetsOf(state: PlanState): string[] {
   if (state.kind === 'choice') targets.push(...state.routes.map((r) => r.next), state.default);
   else if ('next' in state.transition) targets.push(state.transition.next);
   if (
-    (state.kind === 'task' || state.kind === 'map' || state.kind === 'tolerance') &&
+    (state.kind === 'task' ||
+      state.kind === 'map' ||
+      state.kind === 'tolerance' ||
+      state.kind === 'map-items' ||
+      state.kind === 'map-results') &&
     'catch' in state &&
     state.catch
   ) {
@@ -107,6 +112,8 @@ export function businessNodesOf(state: PlanState): string[] {
       return state.branches.flatMap((b) => [...b.states.values()].flatMap(businessNodesOf));
     case 'error':
     case 'tolerance':
+    case 'map-items':
+    case 'map-results':
       return [];
     default:
       return 'node' in state && state.node !== undefined ? [state.node] : [];
@@ -335,6 +342,7 @@ export const chooseMapMode: PlanPass = {
         );
       }
     }
+    changes.push(...storeDistributedMaps(plan));
     return changes;
   },
 };

@@ -38,8 +38,29 @@ export interface MapState extends StateBase {
   readonly itemState: string;
   mode: 'inline' | 'distributed';
   catch?: { readonly node: string; readonly next: string };
-  /** The Task state after the Map that enforces toleratedFailurePercentage, when it is above 0. */
-  readonly toleranceState?: string;
+  /**
+   * The Task state after the Map that finishes its node: the tolerance check of an inline Map whose
+   * toleratedFailurePercentage is above 0, or a Distributed Map's `map-results` (which checks it too).
+   */
+  toleranceState?: string;
+  /** A Distributed Map's `map-items` state before it, when its ItemReader reads the items from the store. */
+  itemsState?: string;
+  /** Items (maybe) and results through the object store (map-io.ts): ItemReader, ResultWriter. */
+  storeBacked?: boolean;
+}
+
+/** Before a Distributed Map: writes its items (from node outputs) as one object for its ItemReader. */
+export interface MapItemsState extends StateBase {
+  readonly kind: 'map-items';
+  readonly node: string;
+  catch?: { readonly node: string; readonly next: string };
+}
+
+/** After a Distributed Map: its ResultWriter's results in item order, tolerance applied. */
+export interface MapResultsState extends StateBase {
+  readonly kind: 'map-results';
+  readonly node: string;
+  catch?: { readonly node: string; readonly next: string };
 }
 
 /** The engine function after a Map with tolerated failures: checks the share, nulls failed items. */
@@ -103,6 +124,8 @@ export type PlanState =
   | BarrierReleaseState
   | ErrorState
   | MapState
+  | MapItemsState
+  | MapResultsState
   | ToleranceState
   | ChoiceState
   | ParallelState

@@ -5,6 +5,7 @@ import { commonPostDominator, immediatePostDominators, reachableWithin, VIRTUAL_
 import { nextList, type WorkflowNode } from '../dag/schema.js';
 import type { ValidatedDag } from '../dag/validate.js';
 import { addBarriers, type NestStrategy, nestingAlone } from './barriers.js';
+import { storeDistributedMaps } from './map-io.js';
 import type { ExecutionPlan, ForkPlan, PlanScope, PlanState, Transition } from './plan-types.js';
 import { type NestTree, nestAndDag } from './structure.js';
 
@@ -18,7 +19,7 @@ export function planWorkflow(dag: ValidatedDag, options: PlanOptions = {}): Exec
   const params = { ...(dag.workflow.params ?? {}), ...(options.params ?? {}) };
   const planner = new Planner(dag, options.strategy ?? 'fastest');
   const root = planner.planRoot();
-  return {
+  const plan: ExecutionPlan = {
     dag,
     params,
     root,
@@ -27,6 +28,9 @@ export function planWorkflow(dag: ValidatedDag, options: PlanOptions = {}): Exec
     optimized: false,
     forks: planner.forks,
   };
+  // `mode: distributed`: with or without the passes, a Distributed Map goes through the object store.
+  storeDistributedMaps(plan);
+  return plan;
 }
 
 interface EmitContext {

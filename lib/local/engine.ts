@@ -29,6 +29,7 @@ import {
 } from '../runtime/callbacks.js';
 import { type FusedChainInput, runFusedChain } from '../runtime/fused-chain.js';
 import { sendHttpCallback } from '../runtime/http-callback.js';
+import { runMapStore } from '../runtime/map-store.js';
 import {
   errorInfo,
   type LogLine,
@@ -49,6 +50,7 @@ import type { TaskRecord, TraceRecord } from '../tracking/records.js';
 import { TaskNotFoundError, type TrackingStore } from '../tracking/store.js';
 import { eventView, segmentView, type TaskView } from '../tracking/task-view.js';
 import { LocalBus, LocalQueues, queueNameOfUrl } from './bus.js';
+import { type EmulatedMaps, emulateDistributedMaps } from './distributed-map.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
 import { operatorTimeLimits } from './operator-limits.js';
 import { engineTimedAsl, LOCAL_MAX_WAIT_SECONDS, ParkedWork } from './parked-work.js';
@@ -153,8 +155,10 @@ interface Prepared {
   readonly reporting: Map<string, { node: string; type: WorkflowNode['type'] }>;
   /** State name -> the end node folded into it (it ends the task when it finishes). */
   readonly foldedEnds: Map<string, string>;
-  /** Map state -> the tolerance check that ends its parallel node's event. */
+  /** State -> the state after it that ends its node's event instead (reporting.ts). */
   readonly toleranceChecks: Map<string, string>;
+  /** The states that do a Distributed Map's ItemReader and ResultWriter here, and their handlers. */
+  readonly emulated: EmulatedMaps;
   /** State name -> TimeoutSeconds of the sync operator Tasks, whose limits the engine keeps itself. */
   readonly timeLimits: Map<string, number>;
 }
@@ -418,12 +422,22 @@ export class EmbeddedEngine {
     const reporting = new Map(Object.entries(reportingPlan.states));
     const timeLimits = operatorTimeLimits(plan, asl);
     // Built once per definition: the constructor validates, which costs tens of milliseconds.
-    const machine = new StateMachine(engineTimedAsl(asl, new Set(timeLimits.keys())) as never, {
+    const emulated = emulateDistributedMaps(engineTimedAsl(asl, new Set(timeLimits.keys())));
+    const machine = new StateMachine(emulated.definition as never, {
       validationOptions: { checkArn: true, checkPaths: true },
     });
     const foldedEnds = new Map(Object.entries(reportingPlan.foldedEnds));
     const toleranceChecks = new Map(Object.entries(reportingPlan.toleranceChecks ?? {}));
-    const result: Prepared = { plan, asl, machine, reporting, foldedEnds, toleranceChecks, timeLimits };
+    const result: Prepared = {
+      plan,
+      asl,
+      machine,
+      reporting,
+      foldedEnds,
+      toleranceChecks,
+      timeLimits,
+      emulated,
+    };
     this.prepared.set(plan, result);
     return result;
   }
@@ -438,7 +452,7 @@ export class EmbeddedEngine {
     gate: TaskGate,
   ): Record<string, Handler> {
     const { plan } = prepared;
-    const handlers: Record<string, Handler> = {};
+    const handlers: Record<string, Handler> = { ...prepared.emulated.handlers };
     const nextAttempt = (key: string) => {
       const n = (attempts.get(key) ?? 0) + 1;
       attempts.set(key, n);
@@ -518,8 +532,10 @@ export class EmbeddedEngine {
             });
           }
         };
-        if (state.toleranceState)
+        if (state.toleranceState && !state.storeBacked)
           handlers[state.toleranceState] = async (input) => checkTolerance(input as ToleranceInput);
+      } else if (state.kind === 'map-items' || state.kind === 'map-results') {
+        handlers[state.name] = async (input) => (gate.isOpen ? runMapStore(input) : stopped());
       } else if (state.kind === 'barrier-wait') {
         handlers[state.name] = async (input) =>
           // A wait registered after the task ended would never be dropped (dropBarrierWaits).
@@ -843,7 +859,11 @@ export class EmbeddedEngine {
         timestamp: number;
       };
       if (!FOLLOWED_EVENTS.has(event.type)) continue;
-      const name = event.state!.name;
+      // A state standing in for a Distributed Map's ItemReader or ResultWriter is no transition on
+      // AWS; its failure is the Map's.
+      const owner = prepared.emulated.owners.get(event.state!.name);
+      if (owner !== undefined && (event.type === 'StateEntered' || event.type === 'StateExited')) continue;
+      const name = owner ?? event.state!.name;
       // Item states run once per item: their events are told apart by the item's index.
       const key = event.index === undefined ? name : `${name}#${event.index}`;
       if (event.type === 'StateRetried') {
@@ -887,8 +907,9 @@ export class EmbeddedEngine {
         // has a check leaves its node's success to the check, which can still fail it.
         const check = checks.get(name);
         const ends =
-          check?.reported ??
-          (status === 'SUCCEEDED' && prepared.toleranceChecks.has(name) ? undefined : reported);
+          status === 'SUCCEEDED' && prepared.toleranceChecks.has(name)
+            ? undefined
+            : (check?.reported ?? reported);
         if (ends && ends.type !== 'end' && ends.type !== 'start') {
           if (status === 'SUCCEEDED')
             await this.store.finishEvent({
@@ -1029,6 +1050,12 @@ const FOLLOWED_EVENTS = new Set([
 function itemCount(prepared: Prepared, mapState: string, input: unknown): number {
   const node = prepared.plan.dag.nodes.get(mapState);
   if (node?.type !== 'parallel') return -1;
+  // Items staged in the object store: their stage said how many, where the Map's result will go.
+  const staged = (input as { nodes?: Record<string, { count?: unknown } | undefined> } | null)?.nodes?.[
+    mapState
+  ];
+  if (allStates(prepared.plan).some((s) => s.kind === 'map-items' && s.node === mapState))
+    return typeof staged?.count === 'number' ? staged.count : -1;
   const parsed = parseReference(node.items);
   if (!parsed.ok) return -1;
   let value: unknown = input;

@@ -21,9 +21,10 @@ export interface ReportingPlan {
   /** State name -> the end node folded into it: that end ran when the state finished successfully. */
   readonly foldedEnds: Readonly<Record<string, string>>;
   /**
-   * Map state -> the tolerance check after it (`toleratedFailurePercentage` above 0): the parallel
-   * node's event ends when the check does, which fails the node when too many items failed. Absent
-   * from reporting plans stored before it existed.
+   * State -> the state after it that finishes its node's event instead. A Map -> its tolerance check
+   * (`toleratedFailurePercentage` above 0) or a Distributed Map's results collector: the parallel
+   * node's event ends when that does, which fails the node when too many items failed. A Distributed
+   * Map's items stage -> its Map. Absent from reporting plans stored before it existed.
    */
   readonly toleranceChecks?: Readonly<Record<string, string>>;
 }
@@ -31,7 +32,8 @@ export interface ReportingPlan {
 export function reportingPlanOf(plan: ExecutionPlan): ReportingPlan {
   const states: Record<string, ReportedNode> = {};
   for (const state of allStates(plan)) {
-    if (state.kind === 'choice' || state.kind === 'end' || state.kind === 'map')
+    // A Distributed Map's items stage is where its node starts (and may fail, on items it cannot use).
+    if (state.kind === 'choice' || state.kind === 'end' || state.kind === 'map' || state.kind === 'map-items')
       states[state.name] = { node: state.node, type: plan.dag.nodes.get(state.node)!.type };
     // A Pass stands for the start node, or for a router decided by params (prune-decided-routers).
     if (state.kind === 'pass' && state.node)
@@ -47,6 +49,7 @@ export function reportingPlanOf(plan: ExecutionPlan): ReportingPlan {
   for (const state of allStates(plan)) {
     if (state.kind !== 'choice' && state.endsAs) foldedEnds[state.name] = state.endsAs;
     if (state.kind === 'map' && state.toleranceState) toleranceChecks[state.name] = state.toleranceState;
+    if (state.kind === 'map' && state.itemsState) toleranceChecks[state.itemsState] = state.name;
   }
   return { states, decidedRouters, start: plan.dag.start, foldedEnds, toleranceChecks };
 }

@@ -461,6 +461,20 @@ function planStateBox(plan: ExecutionPlan, state: PlanJsonState): BoxSpec {
         lines: [state.name, 'Task (tolerance)'],
         title: `${state.name}: checks the failed share of ${runs.join(', ')}`,
       };
+    case 'map-items':
+      return {
+        ...base,
+        shape: 'tolerance',
+        lines: [state.name, 'Task (items)'],
+        title: `${state.name}: writes the items of ${runs.join(', ')} to the object store for the Map's ItemReader`,
+      };
+    case 'map-results':
+      return {
+        ...base,
+        shape: 'tolerance',
+        lines: [state.name, 'Task (results)'],
+        title: `${state.name}: reads the results of ${runs.join(', ')} from the object store, in item order`,
+      };
     case 'barrier-wait':
       return {
         ...base,
