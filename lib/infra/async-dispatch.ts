@@ -1,20 +1,22 @@
 // Async work (dag-spec §2, §7): the dispatch function that `.waitForTaskToken` Tasks invoke, the work
 // queues (with one dead-letter queue), the engine's EventBridge bus, the callback functions behind
 // both the `dag.worker` / `Node Callback` rule and `POST /callbacks/{id}`, the barrier function that
-// `--plan fastest` wait and release states call, and the notifier and tolerance functions.
+// `--plan fastest` wait and release states call, the notifier and tolerance functions, and the
+// map-store function around Distributed Maps (their items and results in the media bucket).
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CALLBACK_DETAIL_TYPE, CALLBACK_SOURCE } from '../aws/worker.js';
 import { ENV } from '../config/env.js';
 import { EngineFunction } from './engine-function.js';
 import type { GpuBatch } from './gpu-batch.js';
-import { grantInvokeUnqualified } from './grants.js';
+import { grantInvokeUnqualified, grantObjectRead, grantObjectWrite } from './grants.js';
 import { acknowledge } from './nag.js';
-import { constructIdOf, type OperatorCatalog } from './operator-catalog.js';
+import { constructIdOf, OBJECTS_PREFIX, type OperatorCatalog } from './operator-catalog.js';
 import { handlerEntry } from './project.js';
 import { acknowledgeCompiledMachines, stateMachineArnPattern } from './state-machine-arns.js';
 import type { TrackingTables } from './tracking-tables.js';
@@ -22,6 +24,8 @@ import type { TrackingTables } from './tracking-tables.js';
 export interface AsyncDispatchProps {
   readonly tables: TrackingTables;
   readonly catalog: OperatorCatalog;
+  /** The engine's bucket: Distributed Maps' items and results live under its object root. */
+  readonly bucket: s3.IBucket;
   /** Work queues and callback-node queues; `work` is always there. */
   readonly queueNames: readonly string[];
   readonly stateMachinePrefix: string;
@@ -40,6 +44,8 @@ export class AsyncDispatch extends Construct {
   readonly callbackEvents: EngineFunction;
   readonly notifier: EngineFunction;
   readonly tolerance: EngineFunction;
+  /** Distributed Maps: stages their items for the ItemReader, collects what the ResultWriter wrote. */
+  readonly mapStore: EngineFunction;
   /** Cross-branch barriers: parks a wait's token, resumes it once its producers released it. */
   readonly barrier: EngineFunction;
   readonly callbackRule: events.Rule;
@@ -148,6 +154,18 @@ export class AsyncDispatch extends Construct {
       serviceName: 'tolerance',
       memorySize: 256,
     });
+    this.mapStore = new EngineFunction(this, 'MapStore', {
+      entry: handlerEntry('map-store'),
+      description: 'Distributed Maps: stages items in S3, collects ResultWriter results in item order',
+      serviceName: 'map-store',
+      // Collecting may read thousands of result files and hold every item's output at once.
+      memorySize: 1024,
+      timeout: Duration.minutes(5),
+      environment: { [ENV.OBJECT_ROOT]: `s3://${props.bucket.bucketName}/${OBJECTS_PREFIX}` },
+    });
+    // Items and results (map-results/ included) are payloads: confined to the object root.
+    grantObjectRead(props.bucket, this.mapStore.role, `${OBJECTS_PREFIX}/`);
+    grantObjectWrite(props.bucket, this.mapStore.role, `${OBJECTS_PREFIX}/`);
 
     this.barrier = new EngineFunction(this, 'Barrier', {
       entry: handlerEntry('barrier'),

@@ -2,10 +2,12 @@
 // workflow's state machine, publish a version, point the `live` alias at it), the one execution role
 // every compiled state machine runs with (scoped to the engine's functions, queues and bus), the log
 // group they log errors to, and a custom resource registering workflows/*.yaml at deploy time through
-// the same code (the same bundle, its `onDeploy` handler).
+// the same code (the same bundle, its `onDeploy` handler). Distributed Maps read their staged items from,
+// and write their results to, the media bucket themselves: the execution role reaches those objects.
 import { Aws, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { ENV } from '../config/env.js';
@@ -13,7 +15,7 @@ import type { AsyncDispatch } from './async-dispatch.js';
 import { EngineFunction } from './engine-function.js';
 import { grantInvokeUnqualified } from './grants.js';
 import { acknowledge, acknowledgeManagedPolicies, acknowledgeWildcardResources } from './nag.js';
-import type { OperatorCatalog } from './operator-catalog.js';
+import { OBJECTS_PREFIX, type OperatorCatalog } from './operator-catalog.js';
 import { handlerEntry, type ShippedWorkflow } from './project.js';
 import type { ScriptRunner } from './script-runner.js';
 import {
@@ -29,10 +31,15 @@ export interface CompilerServiceProps {
   readonly catalog: OperatorCatalog;
   readonly dispatch: AsyncDispatch;
   readonly scripts: ScriptRunner;
+  /** The engine's bucket: Distributed Maps' ItemReaders and ResultWriters use it under `objects/`. */
+  readonly bucket: s3.IBucket;
   readonly stateMachinePrefix: string;
   /** Registered at deploy time; none when empty. */
   readonly workflows: readonly ShippedWorkflow[];
 }
+
+/** Where Distributed Maps' ResultWriters write: `<prefix>/<workflow>/<node>/<map run id>/...`. */
+const MAP_RESULTS_PREFIX = `${OBJECTS_PREFIX}/map-results`;
 
 /** Actions Step Functions needs on the execution role to deliver logs; they take no resource ARN. */
 const LOG_DELIVERY_REASON =
@@ -57,7 +64,7 @@ export class CompilerService extends Construct {
 
   constructor(scope: Construct, id: string, props: CompilerServiceProps) {
     super(scope, id);
-    const { catalog, dispatch, scripts, stateMachinePrefix: prefix } = props;
+    const { catalog, dispatch, scripts, bucket, stateMachinePrefix: prefix } = props;
     const stack = Stack.of(this);
 
     this.machineLogs = new logs.LogGroup(this, 'MachineLogs', {
@@ -77,6 +84,7 @@ export class CompilerService extends Construct {
       scripts.function,
       dispatch.notifier,
       dispatch.tolerance,
+      dispatch.mapStore,
       dispatch.barrier,
     ]);
     for (const queue of dispatch.queues.values()) queue.grantSendMessages(this.executionRole);
@@ -100,6 +108,7 @@ export class CompilerService extends Construct {
     acknowledgeCompiledMachines(this.executionRole, prefix);
     acknowledgeCompiledExecutions(this.executionRole, prefix);
     acknowledgeWildcardResources(this.executionRole, ['*'], LOG_DELIVERY_REASON);
+    this.allowDistributedMaps(bucket);
 
     const environment = {
       [ENV.ACCOUNT_ID]: Aws.ACCOUNT_ID,
@@ -121,6 +130,8 @@ export class CompilerService extends Construct {
       [ENV.NOTIFIER_FUNCTION_NAME]: dispatch.notifier.functionName,
       [ENV.TOLERANCE_FUNCTION_NAME]: dispatch.tolerance.functionName,
       [ENV.BARRIER_FUNCTION_NAME]: dispatch.barrier.functionName,
+      [ENV.MAP_STORE_FUNCTION_NAME]: dispatch.mapStore.functionName,
+      [ENV.MAP_RESULTS_ROOT]: `s3://${bucket.bucketName}/${MAP_RESULTS_PREFIX}`,
       [ENV.CHAIN_FUNCTIONS]: stack.toJsonString(
         Object.fromEntries([...catalog.chains].map(([group, fn]) => [group, fn.functionName])),
       ),
@@ -181,6 +192,34 @@ export class CompilerService extends Construct {
       // Creating a machine checks its role can deliver logs: the role's policy must exist first.
       this.shippedWorkflows.node.addDependency(this.executionRole);
     }
+  }
+
+  /**
+   * What Step Functions itself does for a Distributed Map (the AWS docs' IAM policies for ItemReader and
+   * ResultWriter): read the items the map-store function staged, write (multipart) the results.
+   */
+  private allowDistributedMaps(bucket: s3.IBucket): void {
+    const stagedItems = bucket.arnForObjects(`${OBJECTS_PREFIX}/*`);
+    const results = bucket.arnForObjects(`${MAP_RESULTS_PREFIX}/*`);
+    this.executionRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [stagedItems] }),
+    );
+    this.executionRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        resources: [results],
+      }),
+    );
+    acknowledgeWildcardResources(
+      this.executionRole,
+      [stagedItems],
+      "A Distributed Map's ItemReader reads the items the map-store function staged under objects/<task id>/<node>/, keys known only at run time.",
+    );
+    acknowledgeWildcardResources(
+      this.executionRole,
+      [results],
+      "A Distributed Map's ResultWriter writes its manifest and result files under objects/map-results/, named by workflow, node and map run id at run time.",
+    );
   }
 
   private allowPublishing(fn: EngineFunction, tables: TrackingTables, prefix: string): void {

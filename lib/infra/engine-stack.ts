@@ -61,6 +61,7 @@ export class EngineStack extends Stack {
     const dispatch = new AsyncDispatch(this, 'Async', {
       tables,
       catalog,
+      bucket: uploads.bucket,
       queueNames,
       stateMachinePrefix: prefix,
     });
@@ -78,6 +79,7 @@ export class EngineStack extends Stack {
       catalog,
       dispatch,
       scripts,
+      bucket: uploads.bucket,
       stateMachinePrefix: prefix,
       workflows,
     });
@@ -101,6 +103,7 @@ export class EngineStack extends Stack {
         dispatch.callbackEvents,
         dispatch.notifier,
         dispatch.tolerance,
+        dispatch.mapStore,
         dispatch.barrier,
         scripts.function,
         status.function,

@@ -22,6 +22,7 @@ describe('AsyncDispatch', () => {
   const dispatch = new AsyncDispatch(stack, 'Async', {
     tables,
     catalog,
+    bucket,
     queueNames: ['review'],
     stateMachinePrefix: PREFIX,
   });
@@ -30,6 +31,21 @@ describe('AsyncDispatch', () => {
   );
   const template = Template.fromStack(stack);
   const dispatchFn = logicalIdOf(template, 'AWS::Lambda::Function', 'AsyncDispatchFunction');
+  const mediaBucket = logicalIdOf(template, 'AWS::S3::Bucket', 'Media');
+  /** The identity statements of the role of the function whose logical id starts with `fnPrefix`. */
+  const statementsOfFunction = (fnPrefix: string) => {
+    const role =
+      template.findResources('AWS::Lambda::Function')[
+        logicalIdOf(template, 'AWS::Lambda::Function', fnPrefix)
+      ]!.Properties.Role['Fn::GetAtt'][0];
+    return identityStatements(template)
+      .filter((entry) =>
+        JSON.stringify(
+          template.findResources('AWS::IAM::Policy')[entry.logicalId]?.Properties.Roles ?? [],
+        ).includes(role),
+      )
+      .map((entry) => entry.statement);
+  };
 
   it('has the work queue, the named queues, encrypted and TLS-only, with a dead-letter queue', () => {
     expect([...dispatch.queues.keys()].sort()).toEqual(['review', 'work']);
@@ -119,6 +135,36 @@ describe('AsyncDispatch', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ [ENV.SERVICE_NAME]: 'tolerance' }) },
     });
+  });
+
+  it('has the map-store function: the object root in its env, objects read and written under it only', () => {
+    const objectRoot = {
+      'Fn::Join': ['', ['s3://', { Ref: mediaBucket }, '/objects']],
+    };
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      MemorySize: 1024,
+      Timeout: 300,
+      Environment: {
+        Variables: Match.objectLike({ [ENV.SERVICE_NAME]: 'map-store', [ENV.OBJECT_ROOT]: objectRoot }),
+      },
+    });
+    const underObjects = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [mediaBucket, 'Arn'] }, '/objects/*']] };
+    const s3Statements = statementsOfFunction('AsyncMapStoreFunction').filter((statement) =>
+      JSON.stringify(statement.Action).includes('s3:'),
+    );
+    expect(s3Statements).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:GetObjectVersion'],
+        Resource: underObjects,
+      }),
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        Resource: underObjects,
+      }),
+    ]);
+    expect(JSON.stringify(statementsOfFunction('AsyncMapStoreFunction'))).not.toContain('dynamodb:');
   });
 
   it('has the barrier function: the barriers table, and SendTaskSuccess only, on the compiled machines', () => {

@@ -6,7 +6,15 @@ import { AsyncDispatch } from '../../lib/infra/async-dispatch.js';
 import { CompilerService } from '../../lib/infra/compiler-service.js';
 import { OperatorCatalog } from '../../lib/infra/operator-catalog.js';
 import { ScriptRunner } from '../../lib/infra/script-runner.js';
-import { logicalIdOf, PREFIX, stackWithTables, statementsWithAction, TEST_OPERATORS } from './support.js';
+import {
+  actionsOf,
+  logicalIdOf,
+  PREFIX,
+  type Statement,
+  stackWithTables,
+  statementsWithAction,
+  TEST_OPERATORS,
+} from './support.js';
 
 describe('CompilerService', () => {
   const { stack, tables } = stackWithTables();
@@ -16,6 +24,7 @@ describe('CompilerService', () => {
   const dispatch = new AsyncDispatch(stack, 'Async', {
     tables,
     catalog,
+    bucket,
     queueNames: [],
     stateMachinePrefix: PREFIX,
   });
@@ -24,12 +33,18 @@ describe('CompilerService', () => {
     catalog,
     dispatch,
     scripts,
+    bucket,
     stateMachinePrefix: PREFIX,
     workflows: [{ file: 'workflows/echo.yaml', source: 'name: echo\n' }],
   });
   const template = Template.fromStack(stack);
   const executionRole = logicalIdOf(template, 'AWS::IAM::Role', 'CompilerExecutionRole');
   const fnId = (prefix: string) => logicalIdOf(template, 'AWS::Lambda::Function', prefix);
+  const mediaBucket = logicalIdOf(template, 'AWS::S3::Bucket', 'Media');
+  const executionStatements = () =>
+    Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(executionRole))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
 
   it('has one execution role for compiled machines, assumed by Step Functions', () => {
     template.hasResourceProperties('AWS::IAM::Role', {
@@ -41,11 +56,10 @@ describe('CompilerService', () => {
   });
 
   it("lets compiled machines invoke the engine's functions, unqualified, and nothing else", () => {
-    const [invoke] = Object.values(template.findResources('AWS::IAM::Policy'))
-      .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(executionRole))
-      .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
-      .filter((statement) => statement.Action === 'lambda:InvokeFunction');
-    const names = (invoke.Resource as { 'Fn::GetAtt': [string, string] }[])
+    const [invoke] = executionStatements().filter(
+      (statement) => statement.Action === 'lambda:InvokeFunction',
+    );
+    const names = (invoke!.Resource as { 'Fn::GetAtt': [string, string] }[])
       .map((r) => r['Fn::GetAtt'][0])
       .sort();
     expect(names).toEqual(
@@ -54,6 +68,7 @@ describe('CompilerService', () => {
         fnId('OperatorsChainFfmpegFunction'),
         fnId('OperatorsChainStandardFunction'),
         fnId('AsyncDispatchFunction'),
+        fnId('AsyncMapStoreFunction'),
         fnId('AsyncNotifierFunction'),
         fnId('AsyncToleranceFunction'),
         fnId('OperatorsMediaProbeTaskFunction'),
@@ -79,12 +94,38 @@ describe('CompilerService', () => {
           [ENV.NOTIFIER_FUNCTION_NAME]: { Ref: fnId('AsyncNotifierFunction') },
           [ENV.TOLERANCE_FUNCTION_NAME]: { Ref: fnId('AsyncToleranceFunction') },
           [ENV.BARRIER_FUNCTION_NAME]: { Ref: fnId('AsyncBarrierFunction') },
+          [ENV.MAP_STORE_FUNCTION_NAME]: { Ref: fnId('AsyncMapStoreFunction') },
+          [ENV.MAP_RESULTS_ROOT]: {
+            'Fn::Join': ['', ['s3://', { Ref: mediaBucket }, '/objects/map-results']],
+          },
           [ENV.CHAIN_FUNCTIONS]: Match.anyValue(),
           [ENV.EVENT_BUS_NAME]: Match.anyValue(),
           [ENV.WORKFLOWS_TABLE]: Match.anyValue(),
         }),
       },
     });
+  });
+
+  it('lets Distributed Maps read staged items under objects/ and write results under objects/map-results/ only', () => {
+    const objects = (suffix: string) => ({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [mediaBucket, 'Arn'] }, suffix]],
+    });
+    const s3Statements = executionStatements().filter((statement) =>
+      actionsOf(statement).some((action) => action.startsWith('s3:')),
+    );
+    expect(s3Statements).toEqual([
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: objects('/objects/*') },
+      {
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        Resource: objects('/objects/map-results/*'),
+      },
+    ]);
+    expect(
+      executionStatements()
+        .flatMap(actionsOf)
+        .filter((action) => action.includes('*')),
+    ).toEqual([]);
   });
 
   it('may create, update, publish and alias only the compiled machines, and pass only their role', () => {

@@ -1,11 +1,12 @@
 // Security invariants of the whole synthesised stack, over every resource of a type rather than one
 // construct's: policy documents wherever they are, API methods, the callback bus, buckets. (Wildcards
 // in identity and resource policies and cdk-nag are checked in engine-stack.test.ts; the constructs'
-// own wiring in their tests.)
+// own wiring in their tests.) Roles that reach the media bucket reach it only where they must.
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { ENV } from '../../lib/config/env.js';
 import { EngineStack } from '../../lib/infra/engine-stack.js';
-import { logicalIdOf, type Statement, testApp } from './support.js';
+import { actionsOf, identityStatements, logicalIdOf, type Statement, testApp } from './support.js';
 
 type Resource = { Type: string; Properties?: Record<string, unknown> };
 type PolicyStatement = Statement & {
@@ -34,6 +35,16 @@ describe('EngineStack security', () => {
   const template = Template.fromStack(stack);
   const resources = template.toJSON().Resources as Record<string, Resource>;
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  /** The S3 statements of the identity policies attached to the role `roleId`. */
+  const s3StatementsOfRole = (roleId: string) =>
+    identityStatements(template)
+      .filter((entry) => JSON.stringify(resources[entry.logicalId]?.Properties?.Roles ?? []).includes(roleId))
+      .map((entry) => entry.statement)
+      .filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:')));
+  const mediaBucket = logicalIdOf(template, 'AWS::S3::Bucket', 'UploadsMedia');
+  const mediaObjects = (suffix: string) => ({
+    'Fn::Join': ['', [{ 'Fn::GetAtt': [mediaBucket, 'Arn'] }, suffix]],
+  });
 
   it('allows no wildcard action in any policy document of any resource, trust policies included', () => {
     const problems: string[] = [];
@@ -103,6 +114,38 @@ describe('EngineStack security', () => {
     // The bus takes events from this account only: no bus policy opens it to others.
     expect(ofType('AWS::Events::EventBusPolicy')).toEqual([]);
     expect(resources[bus]!.Properties?.Name).not.toBe('default');
+  });
+
+  it("lets compiled machines reach the media bucket only as Distributed Maps' readers and writers", () => {
+    const executionRole = logicalIdOf(template, 'AWS::IAM::Role', 'CompilerExecutionRole');
+    expect(s3StatementsOfRole(executionRole)).toEqual([
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: mediaObjects('/objects/*') },
+      {
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        Resource: mediaObjects('/objects/map-results/*'),
+      },
+    ]);
+  });
+
+  it('lets the map-store function read and write the media bucket under objects/ only', () => {
+    const mapStore = logicalIdOf(template, 'AWS::Lambda::Function', 'AsyncMapStoreFunction');
+    const { Role, Environment } = resources[mapStore]!.Properties as {
+      Role: { 'Fn::GetAtt': [string, string] };
+      Environment: unknown;
+    };
+    expect(Environment).toMatchObject({
+      Variables: { [ENV.OBJECT_ROOT]: { 'Fn::Join': ['', ['s3://', { Ref: mediaBucket }, '/objects']] } },
+    });
+    const statements = s3StatementsOfRole(Role['Fn::GetAtt'][0]);
+    expect(statements.flatMap(actionsOf).sort()).toEqual([
+      's3:AbortMultipartUpload',
+      's3:DeleteObject',
+      's3:GetObject',
+      's3:GetObjectVersion',
+      's3:PutObject',
+    ]);
+    for (const statement of statements) expect(statement.Resource).toEqual(mediaObjects('/objects/*'));
   });
 
   it('keeps every bucket private, encrypted and reachable over TLS only', () => {

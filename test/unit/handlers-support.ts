@@ -41,6 +41,8 @@ export function stubHandlerEnv(tables: Readonly<Record<keyof typeof TABLES, stri
     [ENV.NOTIFIER_FUNCTION_NAME]: 'fn-notifier',
     [ENV.TOLERANCE_FUNCTION_NAME]: 'fn-tolerance',
     [ENV.BARRIER_FUNCTION_NAME]: 'fn-barrier',
+    [ENV.MAP_STORE_FUNCTION_NAME]: 'fn-map-store',
+    [ENV.MAP_RESULTS_ROOT]: 's3://media-bucket/objects/map-results',
     [ENV.CHAIN_FUNCTIONS]: JSON.stringify({ standard: 'fn-chain-standard', ffmpeg: 'fn-chain-ffmpeg' }),
     [ENV.EVENT_BUS_NAME]: 'engine-bus',
     [ENV.BATCH_JOB_QUEUE_ARN]: `arn:aws:batch:${REGION}:${ACCOUNT}:job-queue/gpu`,
