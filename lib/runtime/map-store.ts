@@ -144,13 +144,7 @@ export async function collectResults(
     const records = z
       .array(z.unknown())
       .parse(await readJson(uriOfBucketKey(bucket, file.Key, root), input.node, root, settings));
-    for (const record of records) {
-      const full = executionRecordSchema.safeParse(record);
-      const result = itemResultSchema.parse(
-        full.success && full.data.Output !== undefined ? JSON.parse(full.data.Output) : record,
-      );
-      place(result.order, result.output);
-    }
+    for (const record of records) place(...itemResult(record, input.node, manifestUri));
   }
   for (const file of files.FAILED) {
     const records = z
@@ -187,6 +181,27 @@ export async function collectResults(
     items,
   });
   return offloadOutput(outputs, { taskId: input.task.id, node: input.node, attempt: 1 }, settings);
+}
+
+/**
+ * One SUCCEEDED record: the item's `{ order, output }` as COMPACT writes it, also taken as JSON text
+ * or inside a full execution record (the NONE transformation), so a changed WriterConfig still reads.
+ */
+function itemResult(record: unknown, node: string, manifestUri: string): [number, unknown] {
+  const full = executionRecordSchema.safeParse(record);
+  let value: unknown = full.success && full.data.Output !== undefined ? full.data.Output : record;
+  try {
+    if (typeof value === 'string') value = JSON.parse(value);
+  } catch {
+    // Not JSON text: the schema below says what is wrong with it.
+  }
+  const result = itemResultSchema.safeParse(value);
+  if (!result.success)
+    throw new OperatorFailedError(
+      'MapResultsIncomplete',
+      `A result of '${node}' is not an item's { order, output } (${manifestUri}): ${JSON.stringify(value).slice(0, 200)}`,
+    );
+  return [result.data.order, result.data.output];
 }
 
 function isFailedMarker(item: unknown): boolean {

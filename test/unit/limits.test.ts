@@ -43,7 +43,14 @@ describe('Step Functions limits', () => {
     const many = compileWorkflowText(workflow(10_000, null));
     expect(many.diagnostics.filter((d) => d.code === 'STEP_FUNCTIONS_LIMIT')).toEqual([]);
     expect(JSON.stringify(many.asl)).toContain('"Mode":"DISTRIBUTED"');
-    expect(many.plan?.passes.find((p) => p.pass === 'choose-map-mode')?.changes).toHaveLength(1);
+    const changes = many.plan?.passes.find((p) => p.pass === 'choose-map-mode')?.changes ?? [];
+    expect(changes).toHaveLength(2);
+    expect(changes[1]).toMatch(/writes its results there/);
+    // Made Distributed by the pass, it gets its results collector as `mode: distributed` does.
+    expect(many.asl?.States.each_results).toMatchObject({ Parameters: { action: 'collect', node: 'each' } });
+    // Items from the task input fit its 256 KiB: read by ItemsPath, not staged.
+    expect(many.asl?.States.each).toMatchObject({ ItemsPath: '$.input.files', Next: 'each_results' });
+    expect(many.asl?.States.each_items).toBeUndefined();
     const few = compileWorkflowText(workflow(100, null));
     expect(JSON.stringify(few.asl)).toContain('"Mode":"INLINE"');
   });
