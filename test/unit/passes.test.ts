@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { placeholderBindings } from '../../lib/compiler/bindings.js';
 import { emitAsl } from '../../lib/compiler/emit.js';
 import {
+  chooseMapMode,
   dropStartPlaceholder,
   foldEnds,
   fuseSyncChains,
@@ -160,5 +161,101 @@ nodes:
     expect(alone(yaml, planForks, { strategy: 'cheapest' }).changes).toEqual([
       "fork 'begin' to 'j' (4 units): nested, makespan 0.8 s, critical path 0.7 s",
     ]);
+  });
+});
+
+describe('Distributed Maps through the object store', () => {
+  const MAP = (mode: string, items = '$.nodes.split.parts', extra = '') => `name: big
+input: { type: object, properties: { files: { type: array, maxItems: 100000 } } }
+params: { hd: true }
+nodes:
+  begin: { type: start, next: r }
+  r: { type: router, routes: [{ when: params.hd, next: split }], default: other }
+  other: { type: sync, operator: test/echo, next: done }
+  split: { type: sync, operator: test/echo, next: each }
+  each:
+    type: parallel${mode}
+    items: ${items}
+    node: { type: sync, operator: test/echo, input: { f: $.item } }${extra}
+    next: done
+  done: { type: end }
+`;
+
+  it('mode: distributed stages node-output items before the Map and collects results after it, optimised or not', () => {
+    const plan = planOf(MAP('\n    mode: distributed'));
+    expect(shape(plan.root)).toEqual([
+      'begin(pass) -> r',
+      'r(choice)',
+      'split(task: split) -> each_items',
+      'each_items(map-items) -> each',
+      'each(map) -> each_results',
+      'each_results(map-results) -> done',
+      'done(end) (end)',
+      'other(task: other) -> done',
+    ]);
+    const asl = emitAsl(plan, placeholderBindings());
+    const check = validateAsl(asl);
+    expect(check.isValid, check.errors).toBe(true);
+    expect(asl.States.each).toMatchObject({
+      ItemReader: { Parameters: { 'Bucket.$': '$.nodes.each.bucket', 'Key.$': '$.nodes.each.key' } },
+      ResultWriter: { Parameters: { Bucket: 'dag-objects', Prefix: 'map-results/big/each' } },
+    });
+    expect(asl.States.each).not.toHaveProperty('ItemsPath');
+    expect(asl.States.each_items).toMatchObject({
+      Parameters: { action: 'stage', node: 'each', items: '$.nodes.split.parts' },
+      ResultPath: '$.nodes.each',
+    });
+  });
+
+  it('choose-map-mode gives a Map it makes Distributed the same states, keeping where routers lead and what ends the task', () => {
+    const declared = MAP('', '$.input.files');
+    const { before, after, changes, plan, asl } = alone(declared, chooseMapMode);
+    expect(before).toContain('each(map) -> done');
+    expect(after).toContain('each(map) -> each_results');
+    expect(after).toContain('each_results(map-results) -> done');
+    expect(changes).toHaveLength(2);
+    expect(asl.States.each).toMatchObject({ ItemsPath: '$.input.files' });
+    // After the other passes: the decided router now leads into the items stage, and the end is
+    // folded into the collector rather than the Map.
+    const staged = planOf(MAP('', '$.nodes.split.parts', '\n    toleratedFailurePercentage: 5'));
+    runPasses(staged, [pruneDecidedRouters, dropStartPlaceholder, foldEnds]);
+    const map = staged.root.states.get('each');
+    expect(map).toMatchObject({ kind: 'map', mode: 'inline', toleranceState: 'each_tolerance' });
+    (map as { mode: string }).mode = 'distributed';
+    runPasses(staged, [chooseMapMode]);
+    expect(shape(staged.root)).toEqual([
+      'split(task: split) -> each_items',
+      'each_items(map-items) -> each',
+      'each(map) -> each_results',
+      'each_results(map-results) (end)',
+    ]);
+    expect(staged.root.states.get('each_results')).toMatchObject({ endsAs: 'done' });
+    expect(staged.root.states.has('each_tolerance')).toBe(false);
+    const emitted = emitAsl(staged, placeholderBindings());
+    expect(emitted.States.each_results).toMatchObject({
+      Parameters: { action: 'collect', toleratedFailurePercentage: 5 },
+      End: true,
+    });
+    expect(plan.optimized).toBe(true);
+  });
+
+  it('an onError path takes the failures of the stage, the Map and the collector', () => {
+    const yaml = `name: rescued
+nodes:
+  begin: { type: start, next: split }
+  split: { type: sync, operator: test/echo, next: each }
+  each:
+    type: parallel
+    mode: distributed
+    items: $.nodes.split.parts
+    node: { type: sync, operator: test/echo }
+    onError: rescue
+    next: done
+  rescue: { type: sync, operator: test/echo, next: done }
+  done: { type: end }
+`;
+    const asl = emitAsl(planOf(yaml), placeholderBindings());
+    for (const state of ['each_items', 'each', 'each_results'])
+      expect(asl.States[state], state).toMatchObject({ Catch: [{ Next: 'each_error' }] });
   });
 });
