@@ -413,6 +413,71 @@ nodes:
     expect(each).toMatchObject({ status: 'FAILED', error: exceeded, endedAt: at(8).toISOString() });
   });
 
+  it('records a Distributed Map node from its items stage to its results collector', async () => {
+    const compiled = compileWorkflowText(`name: staged
+nodes:
+  begin: { type: start, next: split }
+  split: { type: sync, operator: test/echo, next: each }
+  each:
+    type: parallel
+    mode: distributed
+    items: $.nodes.split.parts
+    node: { type: sync, operator: test/echo }
+    next: done
+  done: { type: end }
+`);
+    const reporting = reportingPlanOf(compiled.plan!);
+    expect(reporting.toleranceChecks).toEqual({ each_items: 'each', each: 'each_results' });
+    const collect = async (failAt?: 'each_items' | 'each_results') => {
+      const taskId = newTaskId();
+      await store.createTask({ taskId, workflow: 'staged', input: {}, engine: 'stepfunctions' });
+      const broken = { error: 'ItemsNotArray', cause: "The items of parallel node 'each' are missing" };
+      async function* history(): AsyncIterable<StatusHistoryEvent> {
+        let id = 1;
+        const event = (type: string, stateName?: string, error?: typeof broken): StatusHistoryEvent => ({
+          id,
+          previousEventId: id - 1,
+          type,
+          timestamp: at(id++),
+          ...(stateName ? { stateName } : {}),
+          ...(error ? { error } : {}),
+        });
+        yield event('ExecutionStarted');
+        for (const [type, name] of [
+          ['Task', 'each_items'],
+          ['Map', 'each'],
+          ['Task', 'each_results'],
+        ] as const) {
+          yield event(`${type}StateEntered`, name);
+          if (name === failAt) {
+            yield event('TaskFailed', undefined, broken);
+            yield event('ExecutionFailed', undefined, broken);
+            return;
+          }
+          yield event(type === 'Map' ? 'MapStateSucceeded' : 'TaskSucceeded');
+          yield event(`${type}StateExited`, name);
+        }
+        yield event('ExecutionSucceeded');
+      }
+      await recordNodeEvents(taskId, reporting, history(), broken, store);
+      return (await store.getEvents(taskId)).find((e) => e.node === 'each');
+    };
+    // Started when the stage was entered (event 2), ended when the collector exited (event 10).
+    expect(await collect()).toMatchObject({
+      status: 'SUCCEEDED',
+      startedAt: at(2).toISOString(),
+      endedAt: at(10).toISOString(),
+    });
+    expect(await collect('each_items')).toMatchObject({
+      status: 'FAILED',
+      error: { error: 'ItemsNotArray' },
+    });
+    expect(await collect('each_results')).toMatchObject({
+      status: 'FAILED',
+      error: { error: 'ItemsNotArray' },
+    });
+  });
+
   it('records a parallel node of a branch stopped by a failing sibling FAILED, States.BranchFailed', async () => {
     const taskId = newTaskId();
     await store.createTask({ taskId, workflow: 'flow', input: {}, engine: 'stepfunctions' });
