@@ -1,5 +1,5 @@
 // Runs every benchmark, each in a fresh process one after another, and prints a summary:
-// `npx tsx bench/run.ts [--only engine,media,script,operator,load,plan,cost,plan-run]`. Results are written up in
+// `npx tsx bench/run.ts [--only engine,media,script,operator,load,plan,cost,plan-run,map]`. Results are written up in
 // bench/RESULTS.md.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,6 +18,7 @@ const BENCHES = [
   { name: 'plan', file: 'plan-bench.ts' },
   { name: 'cost', file: 'cost-bench.ts' },
   { name: 'plan-run', file: 'plan-run-bench.ts' },
+  { name: 'map', file: 'map-bench.ts' },
 ] as const;
 
 const { values } = parseArgs({ options: { only: { type: 'string' } } });
