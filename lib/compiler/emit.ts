@@ -87,6 +87,13 @@ const LAMBDA_TRANSIENT_RETRY = {
   ],
 };
 
+function* allPlanStates(scope: PlanScope): Generator<PlanState> {
+  for (const state of scope.states.values()) {
+    yield state;
+    if (state.kind === 'parallel') for (const branch of state.branches) yield* allPlanStates(branch);
+  }
+}
+
 /** The map-store function reads or writes every item of a Distributed Map: minutes, not seconds. */
 const MAP_STORE_TIMEOUT_SECONDS = 300;
 
@@ -187,7 +194,7 @@ class Emitter {
             'task.$': '$.task',
             node: state.node,
             toleratedFailurePercentage: this.parallel(state.node).toleratedFailurePercentage ?? 0,
-            'written.$': `${nodesPath(state.node)}.ResultWriterDetails`,
+            ...this.mapRun(state.node),
           },
           ResultPath: nodesPath(state.node),
           TimeoutSeconds: MAP_STORE_TIMEOUT_SECONDS,
@@ -518,7 +525,22 @@ class Emitter {
       },
       ...(node.maxConcurrency !== undefined ? { MaxConcurrency: node.maxConcurrency } : {}),
       ...(store ? { ResultWriter: this.resultWriter(name) } : {}),
-      ResultPath: nodesPath(name),
+      // Beside the staged items' place and count, which the collector checks the results against.
+      ResultPath: state.itemsState ? formatReferencePath(['nodes', name, 'run']) : nodesPath(name),
+    };
+  }
+
+  /** What the collector reads: where the ResultWriter's manifest is, and how many items there were. */
+  private mapRun(name: string): Record<string, string> {
+    const staged = [...allPlanStates(this.plan.root)].some((s) => s.kind === 'map-items' && s.node === name);
+    if (staged)
+      return {
+        'written.$': `${formatReferencePath(['nodes', name, 'run'])}.ResultWriterDetails`,
+        'count.$': formatReferencePath(['nodes', name, 'count']),
+      };
+    return {
+      'written.$': `${nodesPath(name)}.ResultWriterDetails`,
+      'count.$': `States.ArrayLength(${referencePath(this.parallel(name).items)})`,
     };
   }
 

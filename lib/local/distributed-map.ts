@@ -7,6 +7,8 @@
 // engine neither counts nor reports them, but their failures are the Map's.
 import { randomUUID } from 'node:crypto';
 import type { AslDefinition, AslState } from '../compiler/emit.js';
+import { formatReferencePath } from '../compiler/jsonpath.js';
+import type { PathSegment } from '../dag/parse.js';
 import { parseReference } from '../dag/reference.js';
 import { type PayloadSettings, payloadSettings } from '../runtime/payloads.js';
 import { LOCAL_OBJECTS_BUCKET, ObjectNotFoundError, outputUri } from '../storage/object-store.js';
@@ -85,6 +87,9 @@ function emulate(
 ): Record<string, Handler> {
   const added: Record<string, Handler> = {};
   const states: Record<string, AslState> = {};
+  // The items go where the Map's ItemsPath can reach them: inside its effective input (after InputPath).
+  const itemsParent = map.ItemReader === undefined ? [] : effectiveInputOf(name, map);
+  const withoutAddedFields = (state: unknown) => stripAdded(state, itemsParent);
   // A Catch that keeps the state's input would keep the added fields: each one passes through a
   // state that takes them out, on its way to where it went.
   const catches = (map.Catch as { Next: string }[] | undefined) ?? [];
@@ -107,14 +112,23 @@ function emulate(
         name,
         'an ItemReader other than a JSON file (s3:getObject, InputType JSON)',
       );
+    if ('MaxItemsPath' in (reader.ReaderConfig ?? {}))
+      throw new UnsupportedMapFieldError(name, 'ReaderConfig.MaxItemsPath (use MaxItems)');
+    // `$` would hand every item the whole input, the items read included.
+    if (JSON.stringify(map.ItemSelector ?? {}).includes('"$"'))
+      throw new UnsupportedMapFieldError(
+        name,
+        "an ItemSelector that passes the whole input ('$') beside an ItemReader",
+      );
     const readerName = readerStateOf(name);
     retargetInto(scope, name, readerName);
     states[readerName] = {
       Type: 'Task',
       Resource: 'arn:aws:states:::s3:getObject',
-      // The engine resolves Bucket.$ and Key.$ against the Map's input, as Step Functions does.
+      // The engine resolves Bucket.$ and Key.$ against the Map's effective input, as Step Functions does.
+      ...(map.InputPath === undefined ? {} : { InputPath: map.InputPath }),
       Parameters: reader.Parameters ?? {},
-      ResultPath: `$.${ITEMS_FIELD}`,
+      ResultPath: formatReferencePath([...itemsParent, ITEMS_FIELD]),
       Next: name,
       ...retried,
       ...caught,
@@ -122,7 +136,15 @@ function emulate(
     const maxItems = reader.ReaderConfig.MaxItems;
     added[readerName] = async (input) => {
       const { Bucket, Key } = input as { Bucket: string; Key: string };
-      const items = JSON.parse((await getObject(Bucket, Key, settings)).toString('utf8')) as unknown;
+      let items: unknown;
+      try {
+        items = JSON.parse((await getObject(Bucket, Key, settings)).toString('utf8'));
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error;
+        throw Object.assign(new Error(`The ItemReader's object ${Bucket}/${Key} is not JSON.`), {
+          name: 'States.ItemReaderFailed',
+        });
+      }
       if (!Array.isArray(items))
         throw Object.assign(
           new Error(`The ItemReader's object ${Bucket}/${Key} does not hold a JSON array.`),
@@ -199,9 +221,36 @@ function emulate(
   return added;
 }
 
-function withoutAddedFields(state: unknown): unknown {
-  if (state === null || typeof state !== 'object' || Array.isArray(state)) return state;
-  const { [ITEMS_FIELD]: _items, [RESULTS_FIELD]: _results, ...rest } = state as Record<string, unknown>;
+/** Where a Map's InputPath points inside its input: the items are put there for its ItemsPath. */
+function effectiveInputOf(name: string, map: AslState): PathSegment[] {
+  if (map.InputPath === undefined) return [];
+  const parsed = typeof map.InputPath === 'string' ? parseReference(map.InputPath) : undefined;
+  if (!parsed?.ok)
+    throw new UnsupportedMapFieldError(
+      name,
+      `InputPath ${JSON.stringify(map.InputPath)} beside an ItemReader`,
+    );
+  return [...parsed.segments];
+}
+
+/** `state` without the fields the added states put in it: the results, and the items at `itemsParent`. */
+function stripAdded(state: unknown, itemsParent: readonly PathSegment[]): unknown {
+  const strip = (value: unknown, depth: number): unknown => {
+    if (value === null || typeof value !== 'object') return value;
+    if (depth === itemsParent.length) {
+      if (Array.isArray(value)) return value;
+      const { [ITEMS_FIELD]: _items, ...rest } = value as Record<string, unknown>;
+      return rest;
+    }
+    const key = itemsParent[depth]!;
+    if (!(key in value)) return value;
+    const copy = (Array.isArray(value) ? [...value] : { ...value }) as Record<string | number, unknown>;
+    copy[key] = strip(copy[key], depth + 1);
+    return copy;
+  };
+  const stripped = strip(state, 0);
+  if (stripped === null || typeof stripped !== 'object' || Array.isArray(stripped)) return stripped;
+  const { [RESULTS_FIELD]: _results, ...rest } = stripped as Record<string, unknown>;
   return rest;
 }
 

@@ -36,6 +36,8 @@ const collectSchema = z.object({
   toleratedFailurePercentage: z.number().min(0).max(100),
   /** The Map's `ResultWriterDetails`: where its manifest is. */
   written: z.object({ Bucket: z.string().min(1), Key: z.string().min(1) }),
+  /** How many items the Map ran: the results must be exactly that many. */
+  count: z.number().int().min(0).optional(),
 });
 
 const inputSchema = z.discriminatedUnion('action', [stageSchema, collectSchema]);
@@ -124,7 +126,11 @@ export async function collectResults(
   const root = settings.root();
   const bucket = input.written.Bucket;
   const manifestUri = uriOfBucketKey(bucket, input.written.Key, root);
-  const manifest = manifestSchema.parse(await readJson(manifestUri, input.node, root, settings));
+  const manifest = parseResults(
+    manifestSchema,
+    await readJson(manifestUri, input.node, root, settings),
+    `The manifest ${manifestUri} of '${input.node}'`,
+  );
   const files = manifest.ResultFiles;
   if (files.PENDING.length > 0)
     throw new OperatorFailedError(
@@ -141,17 +147,23 @@ export async function collectResults(
     byOrder.set(order, output);
   };
   for (const file of files.SUCCEEDED) {
-    const records = z
-      .array(z.unknown())
-      .parse(await readJson(uriOfBucketKey(bucket, file.Key, root), input.node, root, settings));
+    const uri = uriOfBucketKey(bucket, file.Key, root);
+    const records = parseResults(
+      z.array(z.unknown()),
+      await readJson(uri, input.node, root, settings),
+      `The results file ${uri} of '${input.node}'`,
+    );
     for (const record of records) place(...itemResult(record, input.node, manifestUri));
   }
   for (const file of files.FAILED) {
-    const records = z
-      .array(executionRecordSchema)
-      .parse(await readJson(uriOfBucketKey(bucket, file.Key, root), input.node, root, settings));
+    const uri = uriOfBucketKey(bucket, file.Key, root);
+    const records = parseResults(
+      z.array(executionRecordSchema),
+      await readJson(uri, input.node, root, settings),
+      `The failed-results file ${uri} of '${input.node}'`,
+    );
     for (const record of records) {
-      const { order } = itemResultSchema.parse(JSON.parse(record.Input));
+      const [order] = itemResult(record.Input, input.node, manifestUri);
       place(order, {
         dagFailed: true,
         error: record.Error ?? 'States.TaskFailed',
@@ -159,6 +171,11 @@ export async function collectResults(
       });
     }
   }
+  if (input.count !== undefined && byOrder.size !== input.count)
+    throw new OperatorFailedError(
+      'MapResultsIncomplete',
+      `The Map of '${input.node}' ran ${input.count} items, but its results hold ${byOrder.size} (${manifestUri}).`,
+    );
   const items = Array.from({ length: byOrder.size }, (_, order) => {
     if (!byOrder.has(order))
       throw new OperatorFailedError(
@@ -202,6 +219,16 @@ function itemResult(record: unknown, node: string, manifestUri: string): [number
       `A result of '${node}' is not an item's { order, output } (${manifestUri}): ${JSON.stringify(value).slice(0, 200)}`,
     );
   return [result.data.order, result.data.output];
+}
+
+function parseResults<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success)
+    throw new OperatorFailedError(
+      'MapResultsIncomplete',
+      `${what} is not what a ResultWriter writes: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}.`,
+    );
+  return parsed.data;
 }
 
 function isFailedMarker(item: unknown): boolean {

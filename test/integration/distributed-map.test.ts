@@ -124,6 +124,29 @@ describe('Distributed Map through the object store', () => {
     expect(distributed.status).toBe('SUCCEEDED');
   });
 
+  it('reads items from the task input by ItemsPath, with no stage, and checks the count', async () => {
+    const yaml = `name: input-items
+nodes:
+  begin: { type: start, next: each }
+  each:
+    type: parallel
+    mode: distributed
+    items: $.input.files
+    node: { type: script, language: jsonata, source: '{ "name": item, "at": order }' }
+    next: done
+  done: { type: end, output: $.nodes.each }
+`;
+    const compiled = compileWorkflowText(yaml);
+    expect(compiled.asl?.States.each_items).toBeUndefined();
+    const result = await run(yaml, { files: ['a', 'b', 'c'] });
+    expect(result.status, JSON.stringify(result.error)).toBe('SUCCEEDED');
+    expect(result.output).toEqual([
+      { name: 'a', at: 0 },
+      { name: 'b', at: 1 },
+      { name: 'c', at: 2 },
+    ]);
+  });
+
   it('tolerates failed items up to the share, as null, and fails the node beyond it', async () => {
     const tolerant = (percentage: number) =>
       workflow('distributed').replace(

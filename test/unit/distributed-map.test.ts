@@ -283,9 +283,7 @@ describe('emulateDistributedMaps', () => {
     });
   });
 
-  // Bug: a missing object and one that is not an array fail as States.ItemReaderFailed, but one that
-  // is not JSON at all fails with JSON.parse's SyntaxError, which a Catch on the Map's error names misses.
-  it.fails('fails with States.ItemReaderFailed when the items object is not JSON', async () => {
+  it('fails with States.ItemReaderFailed when the items object is not JSON', async () => {
     const running = run(stageThenEach(eachMap(), 'in/broken.json'));
     await expect(running).rejects.toMatchObject({ cause: { name: 'States.ItemReaderFailed' } });
   });
@@ -428,9 +426,8 @@ describe('emulateDistributedMaps', () => {
     expect((output as unknown as { out: unknown }[])[0]?.out).toHaveLength(3);
   });
 
-  // Bug: Step Functions applies the Map's InputPath before the ItemReader; here the reader state runs
-  // on the raw input and the Map's InputPath then drops the field that carries the items.
-  it.fails("reads the items from the Map's effective input, after its InputPath", async () => {
+  // Step Functions applies the Map's InputPath before the ItemReader, and its ResultPath to the raw input.
+  it("reads the items from the Map's effective input, after its InputPath", async () => {
     const reader = {
       ...(eachMap().ItemReader as object),
       Parameters: { 'Bucket.$': '$.bucket', 'Key.$': '$.key' },
@@ -445,13 +442,12 @@ describe('emulateDistributedMaps', () => {
     expect(output.out).toHaveLength(3);
   });
 
-  // Bug: `$` in the ItemSelector is the Map's input, which here still holds every item read.
-  it.fails("gives the ItemSelector the Map's input without the items read", async () => {
+  // `$` in the ItemSelector is the Map's input, where the emulation keeps the items it read.
+  it("refuses an ItemSelector passing the whole input ('$') beside an ItemReader", () => {
     const map = eachMap({ ItemSelector: { 'input.$': '$' }, ResultWriter: undefined });
-    const { output } = await run(stageThenEach(map));
-    expect(output.out).toEqual(
-      Array(3).fill({ input: { where: { bucket: 'dag-objects', key: 'in/items.json' }, keep: 1 } }),
-    );
+    expect(() => emulateDistributedMaps(stageThenEach(map), settings)).toThrow(UnsupportedMapFieldError);
+    const nested = eachMap({ ItemSelector: { deep: { 'input.$': '$' } } });
+    expect(() => emulateDistributedMaps(stageThenEach(nested), settings)).toThrow(/whole input/);
   });
 
   it('leaves a Map without ItemReader or ResultWriter as it is', () => {

@@ -364,9 +364,7 @@ describe('runMapStore collect', () => {
     await expect(collecting).rejects.toMatchObject({ name: 'MapResultsIncomplete' });
   });
 
-  // Bug: a results file that is JSON but not an array escapes as a bare ZodError (so the Map's error
-  // name is 'ZodError'), where a file that is not JSON at all gives MapResultsIncomplete.
-  it.fails('fails with MapResultsIncomplete when a result file is JSON but not an array', async () => {
+  it('fails with MapResultsIncomplete when a result file is JSON but not an array', async () => {
     const written = await writeResults({ SUCCEEDED: [[{ order: 0, output: 'a' }]] });
     await writeFile(
       path.join(dir, path.dirname(written.Key), 'SUCCEEDED_0.json'),
@@ -374,6 +372,22 @@ describe('runMapStore collect', () => {
     );
     await expect(runMapStore(collect(written), settings)).rejects.toMatchObject({
       name: 'MapResultsIncomplete',
+    });
+  });
+
+  it('fails with MapResultsIncomplete when the results are fewer than the items the Map ran', async () => {
+    const written = await writeResults({
+      SUCCEEDED: [
+        [
+          { order: 0, output: 'a' },
+          { order: 1, output: 'b' },
+        ],
+      ],
+    });
+    await expect(runMapStore({ ...collect(written), count: 2 }, settings)).resolves.toEqual(['a', 'b']);
+    await expect(runMapStore({ ...collect(written), count: 3 }, settings)).rejects.toMatchObject({
+      name: 'MapResultsIncomplete',
+      message: expect.stringContaining('ran 3 items, but its results hold 2'),
     });
   });
 

@@ -205,6 +205,11 @@ nodes:
       Parameters: { action: 'stage', node: 'each', items: '$.nodes.split.parts' },
       ResultPath: '$.nodes.each',
     });
+    // The Map's result goes beside the staged count, which the collector checks the results against.
+    expect(asl.States.each).toMatchObject({ ResultPath: '$.nodes.each.run' });
+    expect(asl.States.each_results).toMatchObject({
+      Parameters: { 'written.$': '$.nodes.each.run.ResultWriterDetails', 'count.$': '$.nodes.each.count' },
+    });
   });
 
   it('choose-map-mode gives a Map it makes Distributed the same states, keeping where routers lead and what ends the task', () => {
@@ -214,7 +219,10 @@ nodes:
     expect(after).toContain('each(map) -> each_results');
     expect(after).toContain('each_results(map-results) -> done');
     expect(changes).toHaveLength(2);
-    expect(asl.States.each).toMatchObject({ ItemsPath: '$.input.files' });
+    expect(asl.States.each).toMatchObject({ ItemsPath: '$.input.files', ResultPath: '$.nodes.each' });
+    expect(asl.States.each_results).toMatchObject({
+      Parameters: { 'count.$': 'States.ArrayLength($.input.files)' },
+    });
     // After the other passes: the decided router now leads into the items stage, and the end is
     // folded into the collector rather than the Map.
     const staged = planOf(MAP('', '$.nodes.split.parts', '\n    toleratedFailurePercentage: 5'));
