@@ -19,6 +19,7 @@ import { parseObjectUri } from '../storage/object-store.js';
 import type { ResourceBindings } from './bindings.js';
 import { conditionToChoiceRule } from './choice.js';
 import { formatReferencePath } from './jsonpath.js';
+import { allStates } from './passes.js';
 import type { ChoiceState, ExecutionPlan, MapState, PlanScope, PlanState, Transition } from './plan-types.js';
 import { fieldText, referencePath, templateParameters as toParameters } from './templates.js';
 
@@ -86,13 +87,6 @@ const LAMBDA_TRANSIENT_RETRY = {
     },
   ],
 };
-
-function* allPlanStates(scope: PlanScope): Generator<PlanState> {
-  for (const state of scope.states.values()) {
-    yield state;
-    if (state.kind === 'parallel') for (const branch of state.branches) yield* allPlanStates(branch);
-  }
-}
 
 /** The map-store function reads or writes every item of a Distributed Map: minutes, not seconds. */
 const MAP_STORE_TIMEOUT_SECONDS = 300;
@@ -532,15 +526,17 @@ class Emitter {
 
   /** What the collector reads: where the ResultWriter's manifest is, and how many items there were. */
   private mapRun(name: string): Record<string, string> {
-    const staged = [...allPlanStates(this.plan.root)].some((s) => s.kind === 'map-items' && s.node === name);
+    const staged = allStates(this.plan).some((s) => s.kind === 'map-items' && s.node === name);
     if (staged)
       return {
         'written.$': `${formatReferencePath(['nodes', name, 'run'])}.ResultWriterDetails`,
         'count.$': formatReferencePath(['nodes', name, 'count']),
       };
+    const items = referencePath(this.parallel(name).items);
     return {
       'written.$': `${nodesPath(name)}.ResultWriterDetails`,
-      'count.$': `States.ArrayLength(${referencePath(this.parallel(name).items)})`,
+      // A bracketed name's quotes would end an intrinsic's argument: then the manifest alone is trusted.
+      ...(items.includes('[') ? {} : { 'count.$': `States.ArrayLength(${items})` }),
     };
   }
 
