@@ -20,7 +20,16 @@ import type { ResourceBindings } from './bindings.js';
 import { conditionToChoiceRule } from './choice.js';
 import { formatReferencePath } from './jsonpath.js';
 import { allStates } from './passes.js';
-import type { ChoiceState, ExecutionPlan, MapState, PlanScope, PlanState, Transition } from './plan-types.js';
+import type {
+  ChoiceState,
+  ExecutionPlan,
+  MapItemsState,
+  MapResultsState,
+  MapState,
+  PlanScope,
+  PlanState,
+  Transition,
+} from './plan-types.js';
 import { fieldText, referencePath, templateParameters as toParameters } from './templates.js';
 
 export type AslState = Record<string, unknown>;
@@ -162,40 +171,18 @@ class Emitter {
           ...this.exit(state),
         };
       case 'map-items':
-        return {
-          Type: 'Task',
-          Resource: this.bindings.mapStoreFunctionArn,
-          Parameters: {
-            action: 'stage',
-            'task.$': '$.task',
-            node: state.node,
-            items: this.parallel(state.node).items,
-            'nodes.$': '$.nodes',
-          },
-          // Where the Map's ItemReader finds them: `{ bucket, key, count }`, until the Map's result.
-          ResultPath: nodesPath(state.node),
-          TimeoutSeconds: MAP_STORE_TIMEOUT_SECONDS,
-          ...LAMBDA_TRANSIENT_RETRY,
-          ...catcher(state.catch),
-          ...this.exit(state),
-        };
+        // Where the Map's ItemReader finds them: `{ bucket, key, count }`, beside the Map's result.
+        return this.mapStoreTask(state, {
+          action: 'stage',
+          items: this.parallel(state.node).items,
+          'nodes.$': '$.nodes',
+        });
       case 'map-results':
-        return {
-          Type: 'Task',
-          Resource: this.bindings.mapStoreFunctionArn,
-          Parameters: {
-            action: 'collect',
-            'task.$': '$.task',
-            node: state.node,
-            toleratedFailurePercentage: this.parallel(state.node).toleratedFailurePercentage ?? 0,
-            ...this.mapRun(state.node),
-          },
-          ResultPath: nodesPath(state.node),
-          TimeoutSeconds: MAP_STORE_TIMEOUT_SECONDS,
-          ...LAMBDA_TRANSIENT_RETRY,
-          ...catcher(state.catch),
-          ...this.exit(state),
-        };
+        return this.mapStoreTask(state, {
+          action: 'collect',
+          toleratedFailurePercentage: this.parallel(state.node).toleratedFailurePercentage ?? 0,
+          ...this.mapRun(state.node),
+        });
       case 'tolerance': {
         const node = this.node(state.node);
         const percentage = node.type === 'parallel' ? (node.toleratedFailurePercentage ?? 0) : 0;
@@ -521,6 +508,24 @@ class Emitter {
       ...(store ? { ResultWriter: this.resultWriter(name) } : {}),
       // Beside the staged items' place and count, which the collector checks the results against.
       ResultPath: state.itemsState ? formatReferencePath(['nodes', name, 'run']) : nodesPath(name),
+    };
+  }
+
+  /** A Task of the map-store function before or after a Distributed Map; its result is the node's. */
+  private mapStoreTask(
+    state: MapItemsState | MapResultsState,
+    parameters: Record<string, unknown>,
+  ): AslState {
+    const { action, ...rest } = parameters;
+    return {
+      Type: 'Task',
+      Resource: this.bindings.mapStoreFunctionArn,
+      Parameters: { action, 'task.$': '$.task', node: state.node, ...rest },
+      ResultPath: nodesPath(state.node),
+      TimeoutSeconds: MAP_STORE_TIMEOUT_SECONDS,
+      ...LAMBDA_TRANSIENT_RETRY,
+      ...catcher(state.catch),
+      ...this.exit(state),
     };
   }
 

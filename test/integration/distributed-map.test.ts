@@ -2,33 +2,17 @@
 // engine (aws-local-stepfunctions, dynalite, the file object store): the items stage writes the
 // producer's (offloaded) array as the ItemReader's object, the emulated ResultWriter writes the
 // results as Step Functions lays them out, and the collector gives them back in item order.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
 import { compileWorkflowText } from '../../lib/compiler/compile.js';
-import { EmbeddedEngine, type TaskResult } from '../../lib/local/engine.js';
+import type { TaskResult } from '../../lib/local/engine.js';
 import { isPayloadReference, type PayloadReference } from '../../lib/runtime/payloads.js';
-import { OBJECT_ROOT_ENV, outputUri } from '../../lib/storage/object-store.js';
+import { outputUri } from '../../lib/storage/object-store.js';
 import { validateAsl } from '../support/asl.js';
+import { tempRootEngine } from '../support/temp-root-engine.js';
 
-let engine: EmbeddedEngine;
-let dir: string;
-let root: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'distributed-map-test-'));
-  root = pathToFileURL(dir).href;
-  vi.stubEnv(OBJECT_ROOT_ENV, root);
-  engine = await EmbeddedEngine.start({ operatorsDir: 'test/fixtures/operators', retryDelayMs: 0 });
-});
-
-afterAll(async () => {
-  await engine.close();
-  vi.unstubAllEnvs();
-  await rm(dir, { recursive: true, force: true });
-});
+const local = tempRootEngine('distributed-map-test-');
 
 const KiB = 1024;
 
@@ -65,7 +49,7 @@ async function run(yaml: string, input: unknown): Promise<TaskResult> {
   expect(compiled.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
   const check = validateAsl(compiled.asl!);
   expect(check.isValid, check.errors).toBe(true);
-  return engine.runTask(compiled, input);
+  return local.engine.runTask(compiled, input);
 }
 
 async function readJson(uri: string): Promise<unknown> {
@@ -79,24 +63,24 @@ describe('Distributed Map through the object store', () => {
     expect(result.status, JSON.stringify(result.error)).toBe('SUCCEEDED');
     expect(result.output).toEqual({ total: n * (n - 1), n, nulls: 0, ordered: true });
 
-    const task = await engine.store.getTask(result.taskId);
+    const task = await local.engine.store.getTask(result.taskId);
     const nodes = task?.output as unknown;
     expect(nodes).toEqual(result.output);
     // The producer's output and the collected results are both objects, each over 256 KiB.
-    const gen = (await engine.store.getEvents(result.taskId)).find((e) => e.node === 'gen')?.output;
+    const gen = (await local.engine.store.getEvents(result.taskId)).find((e) => e.node === 'gen')?.output;
     expect(isPayloadReference(gen)).toBe(true);
     expect((gen as PayloadReference).bytes).toBeGreaterThan(256 * KiB);
-    const items = await readJson(outputUri(root, result.taskId, 'each', 'items.json'));
+    const items = await readJson(outputUri(local.root, result.taskId, 'each', 'items.json'));
     expect(items).toHaveLength(n);
     expect(Buffer.byteLength(JSON.stringify(items))).toBeGreaterThan(256 * KiB);
-    const collected = (await readJson(outputUri(root, result.taskId, 'each', 'output-1.json'))) as {
+    const collected = (await readJson(outputUri(local.root, result.taskId, 'each', 'output-1.json'))) as {
       order: number;
     }[];
     expect(collected.map((x) => x.order)).toEqual([...Array(n).keys()]);
 
-    const events = await engine.store.getEvents(result.taskId);
+    const events = await local.engine.store.getEvents(result.taskId);
     expect(events.find((e) => e.node === 'each')).toMatchObject({ type: 'parallel', status: 'SUCCEEDED' });
-    const segments = await engine.store.getSegments(result.taskId);
+    const segments = await local.engine.store.getSegments(result.taskId);
     expect(segments).toHaveLength(n);
     expect(segments.every((s) => s.status === 'SUCCEEDED')).toBe(true);
   });
@@ -110,7 +94,7 @@ describe('Distributed Map through the object store', () => {
     const summary = (r: TaskResult) => r.events.map((e) => [e.node, e.type, e.status]).sort();
     expect(summary(distributed)).toEqual(summary(inline));
     const outputs = async (r: TaskResult) =>
-      (await engine.store.getSegments(r.taskId)).map((s) => [s.order, s.status, s.output]);
+      (await local.engine.store.getSegments(r.taskId)).map((s) => [s.order, s.status, s.output]);
     expect(await outputs(distributed)).toEqual(await outputs(inline));
     // The items stage and the collector; the emulated ItemReader and ResultWriter are no transitions.
     expect(distributed.stats.stateTransitions - inline.stats.stateTransitions).toBe(2);
@@ -157,13 +141,13 @@ nodes:
     const within = await run(tolerant(30), input);
     expect(within.status, JSON.stringify(within.error)).toBe('SUCCEEDED');
     expect(within.output).toMatchObject({ n: 12, nulls: 3, total: 2 * (66 - 12) });
-    const segments = await engine.store.getSegments(within.taskId);
+    const segments = await local.engine.store.getSegments(within.taskId);
     expect(segments.filter((s) => s.status === 'FAILED').map((s) => s.order)).toEqual([0, 4, 8]);
 
     const beyond = await run(tolerant(20), input);
     expect(beyond.status).toBe('FAILED');
     expect(beyond.error?.error).toBe('ToleratedFailureExceeded');
-    const stored = await engine.store.getEvents(beyond.taskId);
+    const stored = await local.engine.store.getEvents(beyond.taskId);
     expect(stored.find((e) => e.node === 'each')).toMatchObject({
       status: 'FAILED',
       error: { error: 'ToleratedFailureExceeded' },

@@ -1,45 +1,30 @@
 // Large payloads end to end on the embedded engine (real aws-local-stepfunctions, dynalite and the file
 // object store): outputs over the threshold go to the object store, the context and the records hold
 // references, and the next operator, script or worker receives the value.
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileWorkflowText } from '../../lib/compiler/compile.js';
-import { EmbeddedEngine, type TaskResult, type WorkItem } from '../../lib/local/engine.js';
+import type { TaskResult, WorkItem } from '../../lib/local/engine.js';
 import { PAYLOAD_THRESHOLD_BYTES, type PayloadReference, payloadUri } from '../../lib/runtime/payloads.js';
-import { OBJECT_ROOT_ENV, outputUri } from '../../lib/storage/object-store.js';
+import { outputUri } from '../../lib/storage/object-store.js';
 import { bigOutput } from '../fixtures/operators/test/big.js';
 import { digestOf } from '../fixtures/operators/test/digest.js';
+import { tempRootEngine } from '../support/temp-root-engine.js';
 
-let engine: EmbeddedEngine;
-let dir: string;
-let root: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'payloads-test-'));
-  root = pathToFileURL(dir).href;
-  vi.stubEnv(OBJECT_ROOT_ENV, root);
-  engine = await EmbeddedEngine.start({ operatorsDir: 'test/fixtures/operators', retryDelayMs: 0 });
-});
-
-afterAll(async () => {
-  await engine.close();
-  vi.unstubAllEnvs();
-  await rm(dir, { recursive: true, force: true });
-});
+const local = tempRootEngine('payloads-test-');
 
 async function run(yaml: string, input: unknown = {}): Promise<TaskResult> {
-  const compiled = compileWorkflowText(yaml, { operatorExists: (op) => engine.catalog.has(op) });
+  const compiled = compileWorkflowText(yaml, { operatorExists: (op) => local.engine.catalog.has(op) });
   expect(compiled.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-  return engine.runTask(compiled, input);
+  return local.engine.runTask(compiled, input);
 }
 
 type Nodes = Record<string, unknown>;
 
 async function storedEventOutput(taskId: string, node: string): Promise<unknown> {
-  const event = (await engine.store.getEvents(taskId)).find((e) => e.node === node);
+  const event = (await local.engine.store.getEvents(taskId)).find((e) => e.node === node);
   expect(event, `event of ${node}`).toBeDefined();
   return event!.output;
 }
@@ -64,13 +49,13 @@ describe('large payloads', () => {
     const result = await run(PIPE, { bytes, seed: 'five' });
     expect(result.status).toBe('SUCCEEDED');
     const output = result.output as Nodes;
-    const uri = payloadUri(root, { taskId: result.taskId, node: 'a', attempt: 1 });
+    const uri = payloadUri(local.root, { taskId: result.taskId, node: 'a', attempt: 1 });
     const reference: PayloadReference = { $payload: uri, bytes };
     expect(output.a).toEqual(reference);
     // b received the exact value, not the reference.
     expect(output.b).toEqual(digestOf(bigOutput(bytes, 'five')));
     expect(await storedEventOutput(result.taskId, 'a')).toEqual(reference);
-    expect((await engine.store.getTask(result.taskId))?.output).toEqual(output);
+    expect((await local.engine.store.getTask(result.taskId))?.output).toEqual(output);
     expect(await readJson(uri)).toEqual(bigOutput(bytes, 'five'));
     // What `dag run --json` prints stays small.
     expect(JSON.stringify(result).length).toBeLessThan(20_000);
@@ -83,11 +68,11 @@ describe('large payloads', () => {
     expect((inline.output as Nodes).a).toEqual(value);
     expect(await storedEventOutput(inline.taskId, 'a')).toEqual(value);
     expect((inline.output as Nodes).b).toEqual(digestOf(value));
-    await expect(readdir(path.join(dir, inline.taskId))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(readdir(path.join(local.dir, inline.taskId))).rejects.toMatchObject({ code: 'ENOENT' });
 
     const over = await run(PIPE, { bytes: PAYLOAD_THRESHOLD_BYTES + 1, seed: 'edge' });
     expect((over.output as Nodes).a).toEqual({
-      $payload: payloadUri(root, { taskId: over.taskId, node: 'a', attempt: 1 }),
+      $payload: payloadUri(local.root, { taskId: over.taskId, node: 'a', attempt: 1 }),
       bytes: PAYLOAD_THRESHOLD_BYTES + 1,
     });
     expect((over.output as Nodes).b).toEqual(digestOf(bigOutput(PAYLOAD_THRESHOLD_BYTES + 1, 'edge')));
@@ -113,7 +98,8 @@ nodes:
     const result = await run(yaml, { items });
     expect(result.status).toBe('SUCCEEDED');
     const values = items.map((item) => bigOutput(item.bytes, item.seed));
-    const at = (order: number) => payloadUri(root, { taskId: result.taskId, node: 'fan', order, attempt: 1 });
+    const at = (order: number) =>
+      payloadUri(local.root, { taskId: result.taskId, node: 'fan', order, attempt: 1 });
     const fan = (result.output as Nodes).fan;
     expect(fan).toEqual([
       { $payload: at(0), bytes: 300_000 },
@@ -121,7 +107,7 @@ nodes:
       { $payload: at(2), bytes: 400_000 },
     ]);
     expect((result.output as Nodes).merge).toEqual(digestOf({ parts: values }));
-    const segments = await engine.store.getSegments(result.taskId);
+    const segments = await local.engine.store.getSegments(result.taskId);
     expect(segments.map((s) => s.output)).toEqual(fan);
     expect(await readJson(at(2))).toEqual(values[2]);
   });
@@ -144,7 +130,7 @@ nodes:
     const data = bigOutput(300_000, 's').data;
     const output = result.output as Nodes;
     expect(output.measure).toMatchObject({
-      $payload: payloadUri(root, { taskId: result.taskId, node: 'measure', attempt: 1 }),
+      $payload: payloadUri(local.root, { taskId: result.taskId, node: 'measure', attempt: 1 }),
     });
     expect(output.check).toEqual(digestOf({ chars: data.length, copy: data + data }));
   });
@@ -159,18 +145,18 @@ nodes:
   done: { type: end }
 `;
     const waiting = new Promise<WorkItem>((resolve) => {
-      engine.emitWaiting = resolve;
+      local.engine.emitWaiting = resolve;
     });
     const task = run(yaml);
     const item = await waiting;
-    engine.emitWaiting = undefined;
+    local.engine.emitWaiting = undefined;
     const taskId = item.task.id;
-    const gen = { $payload: payloadUri(root, { taskId, node: 'gen', attempt: 1 }), bytes: 300_000 };
+    const gen = { $payload: payloadUri(local.root, { taskId, node: 'gen', attempt: 1 }), bytes: 300_000 };
     // External work gets the reference as the context holds it (the worker resolves it).
     expect(item.input).toEqual({ big: gen });
-    expect((await engine.callback({ id: item.id, status: 'SUCCEEDED', output: { ok: true } })).status).toBe(
-      202,
-    );
+    expect(
+      (await local.engine.callback({ id: item.id, status: 'SUCCEEDED', output: { ok: true } })).status,
+    ).toBe(202);
     const result = await task;
     expect(result.status).toBe('SUCCEEDED');
     const output = result.output as Nodes;
@@ -180,9 +166,9 @@ nodes:
   });
 
   it('resolves a reference in the task input written by someone else (bytes omitted)', async () => {
-    const uri = outputUri(root, 'uploaded', 'result.json');
-    await mkdir(path.join(dir, 'uploaded'), { recursive: true });
-    await writeFile(path.join(dir, 'uploaded', 'result.json'), JSON.stringify({ n: [1, 2, 3] }));
+    const uri = outputUri(local.root, 'uploaded', 'result.json');
+    await mkdir(path.join(local.dir, 'uploaded'), { recursive: true });
+    await writeFile(path.join(local.dir, 'uploaded', 'result.json'), JSON.stringify({ n: [1, 2, 3] }));
     const yaml = `name: ref-input
 nodes:
   begin: { type: start, next: b }
@@ -203,7 +189,7 @@ nodes:
 `;
 
     it('a reference whose object is missing fails the attempt with PayloadNotFoundError', async () => {
-      const uri = outputUri(root, 'gone', 'a', 'output-1.json');
+      const uri = outputUri(local.root, 'gone', 'a', 'output-1.json');
       const result = await run(CONSUMER, { list: [1, { $payload: uri, bytes: 10 }] });
       expect(result.status).toBe('FAILED');
       expect(result.error?.error).toBe('PayloadNotFoundError');
@@ -214,7 +200,7 @@ nodes:
       ]);
     });
 
-    it('a reference outside the object root is refused with PayloadOutsideRootError', async () => {
+    it('a reference outside the object local.root is refused with PayloadOutsideRootError', async () => {
       const outside = pathToFileURL(path.resolve('package.json')).href;
       const result = await run(CONSUMER, { big: { $payload: outside } });
       expect(result.status).toBe('FAILED');
