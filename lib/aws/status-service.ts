@@ -4,6 +4,7 @@
 // reporting map kept at registration (lib/runtime/reporting.ts) — as the embedded engine does from its
 // event log.
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { explainPathIntoPayload } from '../runtime/payload-reference.js';
 import { type ReportingPlan, startHasState } from '../runtime/reporting.js';
 import { finishStoppedWork, stoppedWorkError } from '../runtime/stopped-work.js';
 import type { ErrorInfo, TaskRecord, TaskStatus } from '../tracking/records.js';
@@ -74,6 +75,8 @@ export async function recordExecutionStatus(
   const status = FINAL[detail.status];
   if (status === undefined) return 'ignored';
 
+  // A path into an offloaded output failed: say so, from the outputs recorded before the end.
+  const failure = await explainedFailure(task.taskId, executionError(detail, status), deps.store);
   // Events before the task's status: whoever sees the task ended sees its events too.
   const deployed = await deps.deployments.get(task.workflow, task.version);
   let stateTransitions: number | undefined;
@@ -82,7 +85,7 @@ export async function recordExecutionStatus(
       task.taskId,
       deployed.deployment.reporting,
       deps.executions.history(detail.executionArn),
-      executionError(detail, status),
+      failure,
       deps.store,
       stoppedWorkError(status),
     );
@@ -90,7 +93,7 @@ export async function recordExecutionStatus(
   // Work the execution stopped (other branches of a failed fork, async work waiting there) ends too.
   await finishStoppedWork(deps.store, task.taskId, status);
   const output = status === 'SUCCEEDED' ? await outputOf(detail, deps.executions) : undefined;
-  const error = status === 'SUCCEEDED' ? undefined : executionError(detail, status);
+  const error = status === 'SUCCEEDED' ? undefined : failure;
   try {
     const result = await deps.store.updateTaskStatus({
       taskId: task.taskId,
@@ -133,6 +136,12 @@ async function recordRunning(
   }
 }
 
+async function explainedFailure(taskId: string, error: ErrorInfo, store: TrackingStore): Promise<ErrorInfo> {
+  if (error.error !== 'States.Runtime') return error;
+  const outputs = new Map((await store.getEvents(taskId)).map((e) => [e.node, e.output]));
+  return explainPathIntoPayload(error, (node) => outputs.get(node));
+}
+
 function executionError(detail: ExecutionStatusDetail, status: TaskStatus): ErrorInfo {
   if (detail.error) return { error: detail.error, cause: detail.cause ?? '' };
   if (status === 'TIMED_OUT')
@@ -165,6 +174,7 @@ export async function recordNodeEvents(
   stoppedBy: ErrorInfo = stoppedWorkError('FAILED'),
 ): Promise<number> {
   let transitions = 0;
+  const explained = (error: ErrorInfo) => explainedFailure(taskId, error, store);
   const byId = new Map<number, HistoryEvent>();
   const open = new Map<
     string,
@@ -195,7 +205,8 @@ export async function recordNodeEvents(
     if (event.error !== undefined) {
       const state = enteredStateOf(event, byId);
       const entry = state === undefined ? undefined : open.get(state);
-      if (entry) entry.error = event.error;
+      if (entry)
+        entry.error = event.error.error === 'States.Runtime' ? await explained(event.error) : event.error;
     }
     // A branch beside it failed (or the execution was stopped): Step Functions aborted the state.
     if (event.type.endsWith('StateAborted'))

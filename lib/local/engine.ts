@@ -38,6 +38,7 @@ import {
   silentLog,
 } from '../runtime/operator-runtime.js';
 import { OperatorCatalog } from '../runtime/operators.js';
+import { explainPathIntoPayload } from '../runtime/payloads.js';
 import { reportingPlanOf } from '../runtime/reporting.js';
 import { runScript } from '../runtime/script.js';
 import { finishStoppedWork } from '../runtime/stopped-work.js';
@@ -315,9 +316,10 @@ export class EmbeddedEngine {
         } else {
           status = 'FAILED';
           const cause = (failure as { cause?: { name?: string; message?: string } }).cause;
-          error = cause?.name
-            ? { error: aslErrorName(cause), cause: cause.message ?? '' }
-            : errorInfo(failure);
+          error = await this.explained(
+            taskId,
+            cause?.name ? { error: aslErrorName(cause), cause: cause.message ?? '' } : errorInfo(failure),
+          );
         }
       }
       // At once, before anything else runs: from here on a binding of this task starts nothing.
@@ -359,6 +361,13 @@ export class EmbeddedEngine {
       },
       stats: () => ({ stateTransitions: counter.transitions, durationMs: Date.now() - started }),
     };
+  }
+
+  /** A failure with the why of a path into an offloaded output, read from the task's records. */
+  private async explained(taskId: string, error: { error: string; cause: string }) {
+    if (error.error !== 'States.Runtime') return error;
+    const outputs = new Map((await this.store.getEvents(taskId)).map((e) => [e.node, e.output]));
+    return explainPathIntoPayload(error, (node) => outputs.get(node));
   }
 
   /**
@@ -921,7 +930,10 @@ export class EmbeddedEngine {
           else
             failures.set(key, {
               node: ends.node,
-              error: { error: event.Error ?? 'States.TaskFailed', cause: String(event.Cause ?? '') },
+              error: await this.explained(task.id, {
+                error: event.Error ?? 'States.TaskFailed',
+                cause: String(event.Cause ?? ''),
+              }),
             });
         }
         // An end node folded into this state ran when the state finished.

@@ -13,23 +13,20 @@ import {
   outputUri,
   parseObjectUri,
 } from '../storage/object-store.js';
+import {
+  isPayloadReference,
+  PAYLOAD_KEY,
+  PAYLOAD_THRESHOLD_BYTES,
+  type PayloadReference,
+} from './payload-reference.js';
 
-/**
- * Outputs whose JSON is larger than this many bytes (UTF-8) are offloaded. Below Step Functions'
- * 256 KiB per state so that an inline output leaves room for the rest of the context, and below
- * DynamoDB's 400 KB item so that the event or segment record can hold it.
- */
-export const PAYLOAD_THRESHOLD_BYTES = 200 * 1024;
-
-/** The key that marks a reference: `$` keeps it apart from the fields operators return. */
-export const PAYLOAD_KEY = '$payload';
-
-/** What the context holds instead of an offloaded value: `{ "$payload": "<uri>", "bytes": N }`. */
-export interface PayloadReference {
-  readonly $payload: string;
-  /** The stored JSON's size. The engine always writes it; a reference written by a worker may omit it. */
-  readonly bytes?: number;
-}
+export {
+  explainPathIntoPayload,
+  isPayloadReference,
+  PAYLOAD_KEY,
+  PAYLOAD_THRESHOLD_BYTES,
+  type PayloadReference,
+} from './payload-reference.js';
 
 /** Whose output a payload is; names its object. */
 export interface PayloadLocation {
@@ -95,24 +92,6 @@ export class PayloadNotJsonError extends Error {
     super(`The payload ${uri} in the input of node '${node}' is not JSON.`, options);
     this.name = 'PayloadNotJsonError';
   }
-}
-
-/**
- * A reference is an object with a string `$payload` and nothing but an optional integer `bytes`, so
- * an operator's own output that merely has a `$payload` field among others is left alone.
- */
-export function isPayloadReference(value: unknown): value is PayloadReference {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const record = value as Record<string, unknown>;
-  const uri = record[PAYLOAD_KEY];
-  if (typeof uri !== 'string' || uri === '') return false;
-  for (const key of Object.keys(record)) {
-    if (key === PAYLOAD_KEY) continue;
-    if (key !== 'bytes') return false;
-    const bytes = record.bytes;
-    if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 0) return false;
-  }
-  return true;
 }
 
 /**

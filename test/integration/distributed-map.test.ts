@@ -104,6 +104,15 @@ describe('Distributed Map through the object store', () => {
     const input = { n: 300, pad: KiB };
     const inline = await run(workflow('inline'), input);
     expect(inline.status).toBe('FAILED');
+    // The failure says why the path found nothing, and what to do, on the task and on the node.
+    expect(inline.error).toMatchObject({
+      error: 'States.Runtime',
+      cause: expect.stringContaining("'$.nodes.gen.items'"),
+    });
+    expect(inline.error?.cause).toContain("The output of 'gen' is over 200 KiB");
+    expect(inline.error?.cause).toContain('set `mode: distributed`');
+    const events = await local.engine.store.getEvents(inline.taskId);
+    expect(events.find((e) => e.node === 'each')?.error?.cause).toContain('set `mode: distributed`');
     const distributed = await run(workflow('distributed'), input);
     expect(distributed.status).toBe('SUCCEEDED');
   });

@@ -293,6 +293,36 @@ nodes:
     });
   });
 
+  it('says why a path into an offloaded output failed, on the task and on the node', async () => {
+    const taskId = newTaskId();
+    await store.createTask({ taskId, workflow: 'flow', version, input: {}, engine: 'stepfunctions' });
+    // probe's output went to the object store; tell's payload template reads a field inside it.
+    await store.startEvent({ taskId, node: 'probe', type: 'sync', attempt: 1 });
+    const reference = { $payload: `s3://media/objects/${taskId}/probe/output-1.json`, bytes: 300_000 };
+    await store.finishEvent({ taskId, node: 'probe', attempt: 1, status: 'SUCCEEDED', output: reference });
+    const cause =
+      "An error occurred while executing the state 'tell'. The JSONPath '$.nodes.probe.rows' specified for the field 'Detail.$' could not be found in the input";
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        { id: 1, type: 'ExecutionStarted', timestamp: at(1) },
+        entered(2, 'TaskStateEntered', 'tell'),
+        {
+          id: 3,
+          previousEventId: 2,
+          type: 'ExecutionFailed',
+          timestamp: at(3),
+          executionFailedEventDetails: { error: 'States.Runtime', cause },
+        },
+      ],
+    });
+    await change(taskId, { status: 'FAILED', error: 'States.Runtime', cause });
+    const task = await store.getTask(taskId);
+    expect(task?.error?.cause).toContain(cause);
+    expect(task?.error?.cause).toContain("The output of 'probe' is over 200 KiB");
+    const tell = (await store.getEvents(taskId)).find((e) => e.node === 'tell');
+    expect(tell).toMatchObject({ status: 'FAILED', error: task?.error });
+  });
+
   it('numbers the attempt of a node failed before a redrive, and records folded end nodes', async () => {
     const taskId = newTaskId();
     await store.createTask({ taskId, workflow: 'flow', input: {}, engine: 'stepfunctions' });

@@ -2,6 +2,7 @@
 // references, the object-root check, and offload/resolve against an in-memory object store.
 import { describe, expect, it } from 'vitest';
 import {
+  explainPathIntoPayload,
   isPayloadReference,
   isUnderObjectRoot,
   offloadOutput,
@@ -196,5 +197,36 @@ describe('resolvePayloads', () => {
     await expect(resolvePayloads({ $payload: `${ROOT}/x.json` }, 'b', settings(store))).rejects.toThrow(
       PayloadNotJsonError,
     );
+  });
+});
+
+describe('explainPathIntoPayload', () => {
+  const reference = { $payload: 's3://media/objects/t/big/output-1.json', bytes: 300_000 };
+  const outputs: Record<string, unknown> = { big: reference, small: { rows: [1] } };
+  const outputOf = (node: string) => outputs[node];
+
+  it('says why a path into an offloaded output found nothing, in either engine’s words', () => {
+    for (const cause of [
+      "Path expression '$.nodes.big.rows' does not point to a value",
+      "The JSONPath '$.nodes.big.rows[0]' specified for the field 'ItemsPath' could not be found in the input",
+    ]) {
+      const explained = explainPathIntoPayload({ error: 'States.Runtime', cause }, outputOf);
+      expect(explained.error).toBe('States.Runtime');
+      expect(explained.cause.startsWith(cause)).toBe(true);
+      expect(explained.cause).toContain("The output of 'big' is over 200 KiB");
+      expect(explained.cause).toContain('($.nodes.big)');
+    }
+  });
+
+  it('leaves other failures as they are', () => {
+    const cases = [
+      { error: 'States.TaskFailed', cause: "Path expression '$.nodes.big.rows' does not point to a value" },
+      { error: 'States.Runtime', cause: "Path expression '$.nodes.small.missing' does not point to a value" },
+      // The whole output resolves; a missing node is another mistake.
+      { error: 'States.Runtime', cause: "Path expression '$.nodes.big' does not point to a value" },
+      { error: 'States.Runtime', cause: "Path expression '$.nodes.gone.rows' does not point to a value" },
+      { error: 'States.Runtime', cause: 'no path here' },
+    ];
+    for (const error of cases) expect(explainPathIntoPayload(error, outputOf)).toEqual(error);
   });
 });
