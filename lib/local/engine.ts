@@ -708,7 +708,14 @@ export class EmbeddedEngine {
     const via = node.via ?? 'lambda';
     if (via === 'queue') {
       const queue = node.queue ?? WORK_QUEUE;
-      if (node.operator !== undefined) this.ensureQueueConsumer(queue, node.operator);
+      if (node.operator !== undefined) {
+        this.ensureQueueConsumer(queue, node.operator);
+        // The consumer stops the operator when the attempt's time is up, as the lambda path does.
+        this.queuedLimits.set(attemptKeyOf(item), {
+          deadline: Date.now() + Math.min(payload.timeoutSeconds, LOCAL_MAX_WAIT_SECONDS) * 1000,
+          nodeType: order === undefined ? 'async' : 'parallel',
+        });
+      }
       this.queues.send(queue, item);
       if (node.operator === undefined) this.emitWaiting?.(item);
     } else {
@@ -724,6 +731,9 @@ export class EmbeddedEngine {
     return resumed;
   }
 
+  /** Work item attempt -> when it times out, for the engine's own queue consumers. */
+  private readonly queuedLimits = new Map<string, { deadline: number; nodeType: 'async' | 'parallel' }>();
+
   /** Set by `runTask` callers that want to hear about external work waiting for a callback. */
   emitWaiting?: (item: WorkItem) => void;
 
@@ -732,7 +742,13 @@ export class EmbeddedEngine {
     this.consumedQueues.add(`${queue}#${operator}`);
     this.queues.consume(queue, (message) => {
       const item = JSON.parse(message.body) as WorkItem;
-      void this.work(item, operator, 'cpu', 'async');
+      const key = attemptKeyOf(item);
+      const limit = this.queuedLimits.get(key);
+      // A message this engine did not send for a parked attempt runs without a deadline.
+      const seconds = limit ? Math.max(0, (limit.deadline - Date.now()) / 1000) : Number.POSITIVE_INFINITY;
+      void this.work(item, operator, 'cpu', limit?.nodeType ?? 'async', seconds).finally(() =>
+        this.queuedLimits.delete(key),
+      );
     });
   }
 
@@ -1128,4 +1144,8 @@ class TaskGate {
 /** What a binding of a task that has ended returns: nothing awaits it any more. */
 function stopped(): Promise<never> {
   return new Promise(() => {});
+}
+
+function attemptKeyOf(item: { readonly id: string; readonly attempt: number }): string {
+  return `${item.id}#${item.attempt}`;
 }

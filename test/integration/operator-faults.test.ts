@@ -219,6 +219,40 @@ describe('an operator over its time limit', () => {
     await vi.waitFor(() => expect(running(hung.childPid)).toBe(false), { timeout: 10_000 });
   });
 
+  it('is stopped by the engine’s queue consumer too (`via: queue`), at its attempt’s time', async () => {
+    const record = join(dir, 'hung-queue.json');
+    const yaml = `name: queued
+nodes:
+  begin: { type: start, next: x }
+  x:
+    type: async
+    via: queue
+    operator: test/hang
+    input: { hangs: 1, record: '${record}' }
+    timeout: 1
+    retry: { maxAttempts: 2 }
+    next: done
+  done: { type: end }
+`;
+    const result = await run(yaml);
+    expect(result.status, JSON.stringify(result.error)).toBe('SUCCEEDED');
+    expect((result.output as { x: unknown }).x).toEqual({ attempt: 2 });
+    // The consumer stopped attempt 1 at its time; its trace may land just after the task ended.
+    await vi.waitFor(
+      async () => {
+        const traces = await engine.store.getTraces(result.taskId);
+        expect(traces.find((t) => t.attempt === 1)).toMatchObject({
+          status: 'FAILED',
+          error: { error: 'States.Timeout', cause: expect.stringContaining('its process was stopped') },
+        });
+      },
+      { timeout: 10_000 },
+    );
+    const hung = JSON.parse(await readFile(record, 'utf8')) as { pid: number; childPid: number };
+    await vi.waitFor(() => expect(running(hung.pid)).toBe(false), { timeout: 10_000 });
+    await vi.waitFor(() => expect(running(hung.childPid)).toBe(false), { timeout: 10_000 });
+  });
+
   it('is stopped even in a loop that never yields', async () => {
     const result = await run(ONCE('test/hang', '{ hangs: 1, spin: true }', ', timeout: 1'));
     expect(result.status).toBe('SUCCEEDED');
