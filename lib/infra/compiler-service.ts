@@ -15,7 +15,7 @@ import type { AsyncDispatch } from './async-dispatch.js';
 import { EngineFunction } from './engine-function.js';
 import { grantInvokeUnqualified } from './grants.js';
 import { acknowledge, acknowledgeManagedPolicies, acknowledgeWildcardResources } from './nag.js';
-import { OBJECTS_PREFIX, type OperatorCatalog } from './operator-catalog.js';
+import { MAP_RESULTS_PREFIX, OBJECTS_PREFIX, type OperatorCatalog } from './operator-catalog.js';
 import { handlerEntry, type ShippedWorkflow } from './project.js';
 import type { ScriptRunner } from './script-runner.js';
 import {
@@ -37,9 +37,6 @@ export interface CompilerServiceProps {
   /** Registered at deploy time; none when empty. */
   readonly workflows: readonly ShippedWorkflow[];
 }
-
-/** Where Distributed Maps' ResultWriters write: `<prefix>/<workflow>/<node>/<map run id>/...`. */
-const MAP_RESULTS_PREFIX = `${OBJECTS_PREFIX}/map-results`;
 
 /** Actions Step Functions needs on the execution role to deliver logs; they take no resource ARN. */
 const LOG_DELIVERY_REASON =

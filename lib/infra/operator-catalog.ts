@@ -38,6 +38,13 @@ export interface OperatorCatalogProps {
 
 /** Where operators write outputs inside the bucket. */
 export const OBJECTS_PREFIX = 'objects';
+/** Where Distributed Maps' ResultWriters write: `<prefix>/<workflow>/<node>/<map run id>/...`. */
+export const MAP_RESULTS_PREFIX = `${OBJECTS_PREFIX}/map-results`;
+/**
+ * How long a map run's result files stay. The collector reads them right after the Map; a redrive
+ * (within Step Functions' 14 days) may read them again, so a day more than that.
+ */
+export const MAP_RESULTS_DAYS = 15;
 
 export interface OperatorFunctions {
   /** The sync Task function. */

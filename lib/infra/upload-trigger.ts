@@ -14,6 +14,7 @@ import { ENV } from '../config/env.js';
 import { secureQueue, suppressDeadLetterQueue } from './async-dispatch.js';
 import { EngineFunction } from './engine-function.js';
 import { acknowledge, acknowledgeManagedPolicies } from './nag.js';
+import { MAP_RESULTS_DAYS, MAP_RESULTS_PREFIX } from './operator-catalog.js';
 import { handlerEntry } from './project.js';
 import { acknowledgeCompiledMachines, stateMachineArnPattern } from './state-machine-arns.js';
 import type { TrackingTables } from './tracking-tables.js';
@@ -56,7 +57,11 @@ export class UploadTrigger extends Construct {
       versioned: true,
       serverAccessLogsBucket: this.accessLogs,
       serverAccessLogsPrefix: 'media/',
-      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
+      lifecycleRules: [
+        { noncurrentVersionExpiration: Duration.days(30) },
+        // Distributed Maps' result files are read into the task's own payload by its collector.
+        { prefix: `${MAP_RESULTS_PREFIX}/`, expiration: Duration.days(MAP_RESULTS_DAYS) },
+      ],
       removalPolicy,
     });
 

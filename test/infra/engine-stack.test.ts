@@ -1,5 +1,5 @@
 // The whole stack: wiring across constructs, no IAM action with `*`, cdk-nag clean, one snapshot.
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../lib/config/env.js';
@@ -44,6 +44,23 @@ describe('EngineStack', () => {
       .flatMap((entry) => Object.values(entry.data as Record<string, string>));
     expect(acknowledgements.length).toBeGreaterThan(0);
     for (const reason of acknowledgements) expect(reason.length).toBeGreaterThan(30);
+  });
+
+  it("expires Distributed Maps' result files after the redrive window, under the prefix the machines write", () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: 'objects/map-results/', ExpirationInDays: 15, Status: 'Enabled' }),
+        ]),
+      },
+    });
+    const compiler = Object.values(resources).find(
+      (r) =>
+        r.Type === 'AWS::Lambda::Function' &&
+        JSON.stringify(r.Properties?.Environment ?? {}).includes(ENV.MAP_RESULTS_ROOT),
+    );
+    expect(JSON.stringify(compiler?.Properties?.Environment)).toMatch(/\/objects\/map-results"/);
   });
 
   it('is environment-agnostic and names compiled machines after the stack', () => {
