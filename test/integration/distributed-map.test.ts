@@ -187,4 +187,36 @@ nodes:
     });
     expect(JSON.stringify(result.output)).not.toContain('dagEmulated');
   });
+
+  it('a redrive reruns only the failed items, and the node succeeds', async () => {
+    const yaml = `name: redriven
+nodes:
+  begin: { type: start, next: each }
+  each:
+    type: parallel
+    mode: distributed
+    items: $.input.items
+    node: { type: sync, operator: test/flaky, input: { failures: $.item } }
+    next: done
+  done: { type: end, output: $.nodes.each }
+`;
+    const compiled = compileWorkflowText(yaml, { operatorExists: (op) => local.engine.catalog.has(op) });
+    // Items 1 and 3 fail their first attempt; 0 and 2 never fail.
+    const failed = await local.engine.runTask(compiled, { items: [0, 1, 0, 1] });
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error?.error).toBe('Flaky');
+    const again = await local.engine.runTask(compiled, undefined, { taskId: failed.taskId, redrive: true });
+    expect(again.status, JSON.stringify(again.error)).toBe('SUCCEEDED');
+    expect(again.output).toEqual([{ attempt: 1 }, { attempt: 2 }, { attempt: 1 }, { attempt: 2 }]);
+    const segments = await local.engine.store.getSegments(again.taskId);
+    expect(segments.map((s) => [s.order, s.status, s.attempts])).toEqual([
+      [0, 'SUCCEEDED', 1],
+      [1, 'SUCCEEDED', 2],
+      [2, 'SUCCEEDED', 1],
+      [3, 'SUCCEEDED', 2],
+    ]);
+    expect((await local.engine.store.getEvents(again.taskId)).find((e) => e.node === 'each')).toMatchObject({
+      status: 'SUCCEEDED',
+    });
+  });
 });
