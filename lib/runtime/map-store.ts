@@ -16,7 +16,7 @@ import {
   payloadSettings,
   resolvePayloads,
 } from './payloads.js';
-import { checkTolerance } from './tolerance.js';
+import { checkTolerance, isFailedItem } from './tolerance.js';
 
 const taskSchema = z.object({ id: z.string().min(1), workflow: z.string().min(1) });
 
@@ -186,7 +186,7 @@ export async function collectResults(
   });
   if (input.toleratedFailurePercentage === 0) {
     // As an inline Map fails: with the first failed item's own error.
-    const failed = items.findIndex(isFailedMarker);
+    const failed = items.findIndex(isFailedItem);
     if (failed >= 0) {
       const marker = items[failed] as { error: string; cause: string };
       throw new OperatorFailedError(marker.error, `Item ${failed} of '${input.node}': ${marker.cause}`);
@@ -229,10 +229,6 @@ function parseResults<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
       `${what} is not what a ResultWriter writes: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}.`,
     );
   return parsed.data;
-}
-
-function isFailedMarker(item: unknown): boolean {
-  return item !== null && typeof item === 'object' && (item as { dagFailed?: unknown }).dagFailed === true;
 }
 
 async function readJson(

@@ -23,6 +23,6 @@ export function checkTolerance(input: ToleranceInput): unknown[] {
 }
 
 /** The marker the Map's Catch writes for a failed item (`dagFailed: true`). */
-function isFailedItem(item: unknown): boolean {
+export function isFailedItem(item: unknown): boolean {
   return item !== null && typeof item === 'object' && (item as { dagFailed?: unknown }).dagFailed === true;
 }
