@@ -231,9 +231,10 @@ export const dropStartPlaceholder: PlanPass = {
  * A chain of sync nodes, each the only way into the next, runs as one Task: the runtime runs the nodes
  * one after the other in one invocation and still records one event and one trace per node (a
  * transition costs about 80 small Lambda requests). Only where nothing tells the nodes apart at run
- * time: no `onError` (its path must start at that node), the same retry policy (the Task retries as a
- * whole; the runtime skips nodes that already succeeded), time limits that fit one Lambda together,
- * operators of one runtime group (the chain runs in one function), and no `fuse: false`.
+ * time: no `onError` (its path must start at that node), no retries (one Task's Retry would share one
+ * budget among the nodes, where each has its own: a node could run out early, or run once too many),
+ * time limits that fit one Lambda together, operators of one runtime group (the chain runs in one
+ * function), and no `fuse: false`. A redriven chain skips the nodes that already succeeded.
  */
 export const fuseSyncChains: PlanPass = {
   name: 'fuse-sync-chains',
@@ -247,20 +248,20 @@ export const fuseSyncChains: PlanPass = {
       state.endsAs === undefined &&
       state.nodes.every((name) => {
         const node = plan.dag.nodes.get(name);
-        return node?.type === 'sync' && node.fuse !== false && node.onError === undefined;
+        const retried = ((node?.type === 'sync' ? node.retry : undefined) ?? workflow.defaults?.retry)
+          ?.maxAttempts;
+        return (
+          node?.type === 'sync' && node.fuse !== false && node.onError === undefined && (retried ?? 1) <= 1
+        );
       });
     const syncNode = (name: string) => plan.dag.nodes.get(name) as SyncNode;
-    const retryOf = (name: string) =>
-      JSON.stringify(syncNode(name).retry ?? workflow.defaults?.retry ?? null);
     const timeoutOf = (name: string) =>
       syncNode(name).timeout ?? workflow.defaults?.timeout ?? DEFAULT_SYNC_TIMEOUT_SECONDS;
-    // A chain's nodes share the head's group and retry policy, and their limits add up.
+    // A chain's nodes share the head's group, and their limits add up.
     const joins = (head: TaskState, seconds: number, next: TaskState) => {
-      const first = head.nodes[0]!;
-      const group = operatorGroupOf(syncNode(first).operator);
-      const retry = retryOf(first);
+      const group = operatorGroupOf(syncNode(head.nodes[0]!).operator);
       return (
-        next.nodes.every((n) => operatorGroupOf(syncNode(n).operator) === group && retryOf(n) === retry) &&
+        next.nodes.every((n) => operatorGroupOf(syncNode(n).operator) === group) &&
         seconds + next.nodes.reduce((sum, n) => sum + timeoutOf(n), 0) <= LAMBDA_MAX_SECONDS
       );
     };

@@ -3,10 +3,10 @@
 // per attempt, exactly as unfused (dag-spec §5). The same code runs in the chain Lambda and on the
 // embedded engine.
 //
-// Retries and redrives: the Task runs again as a whole (and a redriven execution counts its retries
-// from 0 again), so the chain asks the store about each node first: one that already succeeded is not
-// run again, its recorded output is reused; the others run as their own next attempt, numbered as if
-// each node had a Task of its own. Each node keeps its own time limit: in a Lambda a race against it
+// Redrives: the Task runs again as a whole (fused nodes have no retries: the pass leaves retried nodes
+// alone), so the chain asks the store about each node first: one that already succeeded is not run
+// again, its recorded output is reused; the others run as their own next attempt, numbered as if each
+// node had a Task of its own. Each node keeps its own time limit: in a Lambda a race against it
 // (`inProcessOperators`), on the embedded engine a kill of the operator's process.
 
 import { OperatorFailedError, type OperatorRuntime } from './operator-runtime.js';

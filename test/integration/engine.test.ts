@@ -521,7 +521,6 @@ nodes:
 
 describe('fused chains of sync nodes', () => {
   const CHAIN = `name: chain
-defaults: { retry: { maxAttempts: 3 } }
 nodes:
   begin: { type: start, next: a }
   a: { type: sync, operator: test/echo, input: { x: $.input.x }, next: b }
@@ -530,10 +529,13 @@ nodes:
   done: { type: end, output: $.nodes.c.echo }
 `;
 
-  it('run in one Task, with one event per node and one trace per attempt, retrying only what failed', async () => {
+  it('run in one Task, with one event per node and one trace per attempt; a redrive runs only what failed', async () => {
     const compiled = compile(CHAIN);
     expect(compiled.plan!.root.states.get('a')).toMatchObject({ kind: 'task', nodes: ['a', 'b', 'c'] });
-    const result = await engine.runTask(compiled, { x: 5 });
+    const failed = await engine.runTask(compiled, { x: 5 });
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error?.error).toBe('Flaky');
+    const result = await engine.runTask(compiled, undefined, { taskId: failed.taskId, redrive: true });
     expect(result.status).toBe('SUCCEEDED');
     expect(result.output).toEqual({ a: 5, b: 2 });
     const attempts = Object.fromEntries(result.events.map((e) => [e.node, e.attempts]));
@@ -543,7 +545,12 @@ nodes:
     expect(tracesOf('b').map((t) => `${t.attempt}:${t.status}`)).toEqual(['1:FAILED', '2:SUCCEEDED']);
     expect(tracesOf('c')).toHaveLength(1);
     // The same events, outputs and statuses as one Task per node.
-    const plain = await engine.runTask(compile(CHAIN, {}, false), { x: 5 });
+    const plainCompiled = compile(CHAIN, {}, false);
+    const plainFailed = await engine.runTask(plainCompiled, { x: 5 });
+    const plain = await engine.runTask(plainCompiled, undefined, {
+      taskId: plainFailed.taskId,
+      redrive: true,
+    });
     const shapeOf = (r: TaskResult) => r.events.map((e) => `${e.node}:${e.status}:${e.attempts}`).sort();
     expect(shapeOf(result)).toEqual(shapeOf(plain));
     expect(result.output).toEqual(plain.output);
@@ -551,7 +558,10 @@ nodes:
   });
 
   it('a missing reference fails the chain with States.Runtime, as a Parameters path would', async () => {
-    const broken = CHAIN.replace('b: $.nodes.b.attempt', 'b: $.input.missing');
+    const broken = CHAIN.replace('failures: 1', 'failures: 0').replace(
+      'b: $.nodes.b.attempt',
+      'b: $.input.missing',
+    );
     const result = await run(broken, { x: 1 });
     expect(result.status).toBe('FAILED');
     expect(result.error?.error).toBe('States.Runtime');

@@ -286,9 +286,8 @@ nodes:
     expect(eventOf(result, 'x')).toMatchObject({ status: 'FAILED', attempts: 1 });
   });
 
-  it('in a fused chain is stopped on its own limit; the retry runs only the node that timed out', async () => {
+  it('in a fused chain is stopped on its own limit; the redrive runs only the node that timed out', async () => {
     const compiled = compile(`name: fused-hang
-defaults: { retry: { maxAttempts: 2 } }
 nodes:
   begin: { type: start, next: a }
   a: { type: sync, operator: test/echo, input: { x: 1 }, next: b }
@@ -301,7 +300,10 @@ nodes:
       'a',
       'b',
     ]);
-    const result = await engine.runTask(compiled, {});
+    const failed = await engine.runTask(compiled, {});
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error?.error).toBe('States.Timeout');
+    const result = await engine.runTask(compiled, undefined, { taskId: failed.taskId, redrive: true });
     expect(result.status).toBe('SUCCEEDED');
     expect(tracesOf(result, 'a')).toEqual(['1:SUCCEEDED']);
     expect(tracesOf(result, 'b')).toEqual(['1:FAILED:States.Timeout', '2:SUCCEEDED']);

@@ -29,6 +29,8 @@ export type Leaf =
       readonly maxAttempts: number;
       readonly tolerated: number;
       readonly maxConcurrency: number | undefined;
+      /** Distributed: items and results through the object store (the engine emulates both). */
+      readonly mode: 'inline' | 'distributed';
     }
   | { readonly kind: 'callback' };
 
@@ -111,6 +113,7 @@ const leafArbitrary: fc.Arbitrary<Leaf> = fc.oneof(
       maxAttempts: fc.integer({ min: 1, max: 2 }),
       tolerated: fc.constantFrom(0, 0, 25, 50, 100),
       maxConcurrency: fc.constantFrom(undefined, 0, 1, 2),
+      mode: fc.constantFrom('inline' as const, 'inline' as const, 'distributed' as const),
     }),
   },
   { weight: 1, arbitrary: fc.constant<Leaf>({ kind: 'callback' }) },
@@ -388,6 +391,7 @@ function leafNode(
         },
         ...(leaf.tolerated > 0 ? { toleratedFailurePercentage: leaf.tolerated } : {}),
         ...(leaf.maxConcurrency === undefined ? {} : { maxConcurrency: leaf.maxConcurrency }),
+        ...(leaf.mode === 'distributed' ? { mode: 'distributed' } : {}),
         next,
       };
     }

@@ -49,7 +49,7 @@ function alone(yaml: string, pass: PlanPass, options: Parameters<typeof planWork
 }
 
 const CHAIN = `name: chain
-defaults: { retry: { maxAttempts: 2 } }
+defaults: { timeout: 30 }
 nodes:
   begin: { type: start, next: a }
   a: { type: sync, operator: test/echo, next: b }
@@ -78,10 +78,25 @@ describe('fuse-sync-chains', () => {
     expect(state.Parameters.chain.map((l) => l.node)).toEqual(['a', 'b', 'c']);
     // Templates travel as text: the runtime reads them against the context the chain has made.
     expect(JSON.parse(state.Parameters.chain[1]!.input)).toEqual({ v: '$.nodes.a' });
-    expect(asl.States.a).toMatchObject({ ResultPath: '$.nodes', Retry: [{ MaxAttempts: 1 }] });
+    expect(asl.States.a).toMatchObject({ ResultPath: '$.nodes' });
+    expect(asl.States.a).not.toHaveProperty('Retry');
   });
 
-  it('stops at fuse: false, onError, another retry policy, another operator group and at joins', () => {
+  it('leaves retried nodes alone: one Task Retry would share one budget among nodes that each have their own', () => {
+    // Found by the records property: c failing twice used up the fused Task's three attempts, so d,
+    // which would have succeeded on its own retry, failed the task.
+    const retried = CHAIN.replace('defaults: { timeout: 30 }', 'defaults: { retry: { maxAttempts: 3 } }');
+    expect(alone(retried, fuseSyncChains).changes).toEqual([]);
+    const mixed = CHAIN.replace(
+      'c: { type: sync, operator: test/echo, next: done }',
+      'c: { type: sync, operator: test/echo, retry: { maxAttempts: 2 }, next: done }',
+    );
+    expect(alone(mixed, fuseSyncChains).changes).toEqual(["'a', 'b' run as one Task 'a'"]);
+    const once = CHAIN.replace('defaults: { timeout: 30 }', 'defaults: { retry: { maxAttempts: 1 } }');
+    expect(alone(once, fuseSyncChains).changes).toEqual(["'a', 'b', 'c' run as one Task 'a'"]);
+  });
+
+  it('stops at fuse: false, onError, a retried node, another operator group and at joins', () => {
     const yaml = `name: breaks
 nodes:
   begin: { type: start, next: a }
