@@ -4,7 +4,7 @@
 // reporting map kept at registration (lib/runtime/reporting.ts) — as the embedded engine does from its
 // event log.
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { explainPathIntoPayload } from '../runtime/payload-reference.js';
+import { explainFailure } from '../runtime/payload-reference.js';
 import { type ReportingPlan, startHasState } from '../runtime/reporting.js';
 import { finishStoppedWork, stoppedWorkError } from '../runtime/stopped-work.js';
 import type { ErrorInfo, TaskRecord, TaskStatus } from '../tracking/records.js';
@@ -76,7 +76,7 @@ export async function recordExecutionStatus(
   if (status === undefined) return 'ignored';
 
   // A path into an offloaded output failed: say so, from the outputs recorded before the end.
-  const failure = await explainedFailure(task.taskId, executionError(detail, status), deps.store);
+  const failure = await explainFailure(deps.store, task.taskId, executionError(detail, status));
   // Events before the task's status: whoever sees the task ended sees its events too.
   const deployed = await deps.deployments.get(task.workflow, task.version);
   let stateTransitions: number | undefined;
@@ -136,12 +136,6 @@ async function recordRunning(
   }
 }
 
-async function explainedFailure(taskId: string, error: ErrorInfo, store: TrackingStore): Promise<ErrorInfo> {
-  if (error.error !== 'States.Runtime') return error;
-  const outputs = new Map((await store.getEvents(taskId)).map((e) => [e.node, e.output]));
-  return explainPathIntoPayload(error, (node) => outputs.get(node));
-}
-
 function executionError(detail: ExecutionStatusDetail, status: TaskStatus): ErrorInfo {
   if (detail.error) return { error: detail.error, cause: detail.cause ?? '' };
   if (status === 'TIMED_OUT')
@@ -174,7 +168,7 @@ export async function recordNodeEvents(
   stoppedBy: ErrorInfo = stoppedWorkError('FAILED'),
 ): Promise<number> {
   let transitions = 0;
-  const explained = (error: ErrorInfo) => explainedFailure(taskId, error, store);
+  const explained = (error: ErrorInfo) => explainFailure(store, taskId, error);
   const byId = new Map<number, HistoryEvent>();
   const open = new Map<
     string,
@@ -205,8 +199,7 @@ export async function recordNodeEvents(
     if (event.error !== undefined) {
       const state = enteredStateOf(event, byId);
       const entry = state === undefined ? undefined : open.get(state);
-      if (entry)
-        entry.error = event.error.error === 'States.Runtime' ? await explained(event.error) : event.error;
+      if (entry) entry.error = await explained(event.error);
     }
     // A branch beside it failed (or the execution was stopped): Step Functions aborted the state.
     if (event.type.endsWith('StateAborted'))

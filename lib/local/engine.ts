@@ -38,7 +38,7 @@ import {
   silentLog,
 } from '../runtime/operator-runtime.js';
 import { OperatorCatalog } from '../runtime/operators.js';
-import { explainPathIntoPayload } from '../runtime/payloads.js';
+import { explainFailure } from '../runtime/payload-reference.js';
 import { reportingPlanOf } from '../runtime/reporting.js';
 import { runScript } from '../runtime/script.js';
 import { finishStoppedWork } from '../runtime/stopped-work.js';
@@ -316,7 +316,8 @@ export class EmbeddedEngine {
         } else {
           status = 'FAILED';
           const cause = (failure as { cause?: { name?: string; message?: string } }).cause;
-          error = await this.explained(
+          error = await explainFailure(
+            this.store,
             taskId,
             cause?.name ? { error: aslErrorName(cause), cause: cause.message ?? '' } : errorInfo(failure),
           );
@@ -361,13 +362,6 @@ export class EmbeddedEngine {
       },
       stats: () => ({ stateTransitions: counter.transitions, durationMs: Date.now() - started }),
     };
-  }
-
-  /** A failure with the why of a path into an offloaded output, read from the task's records. */
-  private async explained(taskId: string, error: { error: string; cause: string }) {
-    if (error.error !== 'States.Runtime') return error;
-    const outputs = new Map((await this.store.getEvents(taskId)).map((e) => [e.node, e.output]));
-    return explainPathIntoPayload(error, (node) => outputs.get(node));
   }
 
   /**
@@ -946,7 +940,7 @@ export class EmbeddedEngine {
           else
             failures.set(key, {
               node: ends.node,
-              error: await this.explained(task.id, {
+              error: await explainFailure(this.store, task.id, {
                 error: event.Error ?? 'States.TaskFailed',
                 cause: String(event.Cause ?? ''),
               }),
