@@ -59,7 +59,10 @@ export function fieldText(at: readonly PathSegment[]): string {
     .join('');
 }
 
-/** ASL reads every field whose name ends in `.$` as a path or an intrinsic, wherever it is. */
+/**
+ * ASL reads every field whose name ends in `.$` as a path or an intrinsic, wherever it is; and
+ * asl-validator refuses fields named after JavaScript object members.
+ */
 function findPathKeys(value: unknown, at: readonly PathSegment[], problems: TemplateProblem[]): void {
   if (Array.isArray(value)) {
     value.forEach((item, i) => {
@@ -75,6 +78,14 @@ function findPathKeys(value: unknown, at: readonly PathSegment[], problems: Temp
         part: 'key',
         reason: `has key '${key}', which ASL reads as a path (a field name ending in .$). Rename it.`,
       });
+    // asl-validator, which the embedded engine and `dag compile` run, takes `toString` for a field the
+    // object already has (every JavaScript object does): Step Functions would run it, the engine not.
+    else if (key in Object.prototype)
+      problems.push({
+        at: [...at, key],
+        part: 'key',
+        reason: `has key '${key}', the name of a JavaScript object member, which asl-validator refuses in a state's parameters. Rename it.`,
+      });
     findPathKeys(inner, [...at, key], problems);
   }
 }
@@ -87,11 +98,14 @@ function objectParameters(
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(template)) {
     const here = [...at, key];
-    if (isReference(value)) out[`${key}.$`] = referencePath(value);
-    else if (Array.isArray(value) && containsReference(value))
-      out[`${key}.$`] = arrayIntrinsic(value, here, 'reference', problems);
-    else if (Array.isArray(value) && !literalArrayHolds(value))
-      out[`${key}.$`] = arrayIntrinsic(value, here, 'literal', problems);
+    const path = isReference(value)
+      ? referencePath(value)
+      : Array.isArray(value) && containsReference(value)
+        ? arrayIntrinsic(value, here, 'reference', problems)
+        : Array.isArray(value) && !literalArrayHolds(value)
+          ? arrayIntrinsic(value, here, 'literal', problems)
+          : undefined;
+    if (path !== undefined) out[`${key}.$`] = path;
     else if (value !== null && typeof value === 'object' && !Array.isArray(value))
       out[key] = objectParameters(value as Record<string, unknown>, here, problems);
     else out[key] = value;

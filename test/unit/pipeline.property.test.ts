@@ -218,7 +218,9 @@ describe('the compiler on arbitrary input', () => {
           };
           compileChecked(stringify(doc), { optimize }, compiled);
         }),
-        { numRuns: 500 },
+        // About 2% of these token strings parse: 1,000 runs keep the bound below from failing by chance
+        // (500 once gave exactly 10).
+        { numRuns: 1000 },
       );
       expect(compiled.length).toBeGreaterThan(10);
       expectAllValid(compiled);
@@ -363,6 +365,44 @@ nodes:
     expect(result.diagnostics[0]!.message).toContain("Node 'a': input.list[1] is an object");
     expect(result.diagnostics[1]!.message).toContain('input.refs[1][0]');
     expect(result.diagnostics[2]!.message).toContain("Node 'a': input has key 'path.$'");
+  });
+
+  it('rejects fields named after JavaScript object members, which asl-validator refuses', () => {
+    const result = compileWorkflowText(`name: members
+nodes:
+  begin: { type: start, next: a }
+  a:
+    type: sync
+    operator: test/echo
+    input:
+      valueOf: $.input.x
+      nested: { constructor: [$.task.id] }
+      toString: literal
+      fine: $.input.y
+      items: [{ hasOwnProperty: 1 }]
+    next: done
+  done: { type: end }
+`);
+    expect(result.asl).toBeUndefined();
+    expect(result.diagnostics.map((d) => [d.code, d.node, d.line, d.column])).toEqual([
+      [DiagnosticCode.SCHEMA, 'a', 8, 7],
+      [DiagnosticCode.SCHEMA, 'a', 9, 17],
+      [DiagnosticCode.SCHEMA, 'a', 10, 7],
+      [DiagnosticCode.SCHEMA, 'a', 12, 17],
+    ]);
+    expect(result.diagnostics[0]!.message).toContain(
+      "input has key 'valueOf', the name of a JavaScript object member",
+    );
+    expect(result.diagnostics[3]!.message).toContain('input.items[0]');
+    // Other names, and these names as values, compile to ASL that asl-validator takes.
+    const fine = compileWorkflowText(`name: members
+nodes:
+  begin: { type: start, next: a }
+  a: { type: sync, operator: test/echo, input: { name: toString, fine: $.input.y }, next: done }
+  done: { type: end }
+`);
+    expect(fine.diagnostics).toEqual([]);
+    expectAllValid([{ asl: fine.asl!, text: 'name: toString' }]);
   });
 
   it('compiles a big number in an array with references to valid ASL', () => {
