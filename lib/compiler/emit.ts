@@ -19,7 +19,7 @@ import { parseObjectUri } from '../storage/object-store.js';
 import type { ResourceBindings } from './bindings.js';
 import { conditionToChoiceRule } from './choice.js';
 import { formatReferencePath } from './jsonpath.js';
-import { allStates } from './passes.js';
+import { itemsStaged } from './map-io.js';
 import type {
   ChoiceState,
   ExecutionPlan,
@@ -531,8 +531,7 @@ class Emitter {
 
   /** What the collector reads: where the ResultWriter's manifest is, and how many items there were. */
   private mapRun(name: string): Record<string, string> {
-    const staged = allStates(this.plan).some((s) => s.kind === 'map-items' && s.node === name);
-    if (staged)
+    if (itemsStaged(this.plan, name))
       return {
         'written.$': `${formatReferencePath(['nodes', name, 'run'])}.ResultWriterDetails`,
         'count.$': formatReferencePath(['nodes', name, 'count']),

@@ -5,7 +5,15 @@
 // execution's input, so the Map reads them by ItemsPath) and a `map-results` Task after it, which
 // also does what the tolerance check does for an inline Map (lib/runtime/map-store.ts).
 import { parseReference } from '../dag/reference.js';
-import type { ExecutionPlan, MapState, PlanScope, PlanState } from './plan-types.js';
+import {
+  allStates,
+  type ExecutionPlan,
+  forEachScope,
+  type MapState,
+  type PlanScope,
+  type PlanState,
+  retarget,
+} from './plan-types.js';
 
 export function mapItemsState(node: string): string {
   return `${node}_items`;
@@ -27,19 +35,21 @@ export function itemsFromNodes(items: string): boolean {
  */
 export function storeDistributedMaps(plan: ExecutionPlan): string[] {
   const changes: string[] = [];
-  const visit = (scope: PlanScope) => {
+  forEachScope(plan.root, (scope) => {
     for (const state of [...scope.states.values()]) {
-      if (state.kind === 'parallel') state.branches.forEach(visit);
-      if (state.kind === 'map' && state.mode === 'distributed' && !state.storeBacked) {
-        storeMap(plan, scope, state);
-        changes.push(
-          `'${state.node}' reads its items${state.itemsState ? ` from the object store ('${state.itemsState}')` : ' by ItemsPath'} and writes its results there ('${state.toleranceState}')`,
-        );
-      }
+      if (state.kind !== 'map' || state.mode !== 'distributed' || state.storeBacked) continue;
+      storeMap(plan, scope, state);
+      changes.push(
+        `'${state.node}' reads its items${state.itemsState ? ` from the object store ('${state.itemsState}')` : ' by ItemsPath'} and writes its results there ('${state.toleranceState}')`,
+      );
     }
-  };
-  visit(plan.root);
+  });
   return changes;
+}
+
+/** Whether the plan stages a parallel node's items in the object store (its Map has an ItemReader). */
+export function itemsStaged(plan: ExecutionPlan, node: string): boolean {
+  return allStates(plan).some((s) => s.kind === 'map-items' && s.node === node);
 }
 
 function storeMap(plan: ExecutionPlan, scope: PlanScope, map: MapState): void {
@@ -92,19 +102,9 @@ function storeMap(plan: ExecutionPlan, scope: PlanScope, map: MapState): void {
   }
 }
 
-/** Every way into state `from` of the scope (and a decided router's "entered after") now enters `to`. */
+/** Every way into state `from` of the scope, and a decided router's "entered after", now enters `to`. */
 function retargetInto(plan: ExecutionPlan, scope: PlanScope, from: string, to: string): void {
-  if (scope.startAt === from) scope.startAt = to;
-  for (const state of scope.states.values()) {
-    if (state.kind === 'choice') {
-      state.routes = state.routes.map((r) => (r.next === from ? { ...r, next: to } : r));
-      if (state.default === from) state.default = to;
-      continue;
-    }
-    if ('next' in state.transition && state.transition.next === from) state.transition = { next: to };
-    const caught = (state as { catch?: { node: string; next: string } }).catch;
-    if (caught?.next === from) (state as { catch?: unknown }).catch = { ...caught, next: to };
-  }
+  retarget(scope, from, { next: to });
   for (const [router, target] of plan.decidedRouters)
     if (target === from) plan.decidedRouters.set(router, to);
 }

@@ -7,7 +7,16 @@ import { LAMBDA_MAX_SECONDS, operatorGroupOf } from '../runtime/operator-groups.
 import { foldParams } from './choice.js';
 import { declaredMaxItems, inlineMapItemLimit } from './limits.js';
 import { storeDistributedMaps } from './map-io.js';
-import type { ExecutionPlan, PassReport, PlanScope, PlanState, TaskState, Transition } from './plan-types.js';
+import {
+  allStates,
+  type ExecutionPlan,
+  forEachScope,
+  type PassReport,
+  type PlanScope,
+  type PlanState,
+  retarget,
+  type TaskState,
+} from './plan-types.js';
 
 export interface PlanPass {
   readonly name: string;
@@ -15,19 +24,8 @@ export interface PlanPass {
   run(plan: ExecutionPlan): readonly string[];
 }
 
-/** Visits every scope: the root and each Parallel branch, depth first. */
-export function forEachScope(scope: PlanScope, visit: (scope: PlanScope) => void): void {
-  visit(scope);
-  for (const state of scope.states.values()) {
-    if (state.kind === 'parallel') for (const branch of state.branches) forEachScope(branch, visit);
-  }
-}
-
-export function allStates(plan: ExecutionPlan): PlanState[] {
-  const states: PlanState[] = [];
-  forEachScope(plan.root, (scope) => states.push(...scope.states.values()));
-  return states;
-}
+// Plan traversal lives beside the plan's types; re-exported here, where most callers look for it.
+export { allStates, forEachScope } from './plan-types.js';
 
 function targetsOf(state: PlanState): string[] {
   const targets: string[] = [];
@@ -45,20 +43,6 @@ function targetsOf(state: PlanState): string[] {
     targets.push((state.catch as { next: string }).next);
   }
   return targets;
-}
-
-function retarget(scope: PlanScope, from: string, to: Transition): void {
-  for (const state of scope.states.values()) {
-    if (state.kind === 'choice') {
-      const name = 'next' in to ? to.next : undefined;
-      if (name === undefined) continue;
-      state.routes = state.routes.map((r) => (r.next === from ? { ...r, next: name } : r));
-      if (state.default === from) state.default = name;
-      continue;
-    }
-    if ('next' in state.transition && state.transition.next === from) state.transition = to;
-  }
-  if (scope.startAt === from && 'next' in to) scope.startAt = to.next;
 }
 
 /** Whether the only way into state `target` of the scope is from state `from`. */

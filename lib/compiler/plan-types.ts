@@ -181,3 +181,32 @@ export interface ExecutionPlan {
 export function transitionTarget(t: Transition): string | undefined {
   return 'next' in t ? t.next : undefined;
 }
+
+/** Every way into state `from` of the scope (StartAt, transitions, Choice routes) now takes `to`. */
+export function retarget(scope: PlanScope, from: string, to: Transition): void {
+  for (const state of scope.states.values()) {
+    if (state.kind === 'choice') {
+      const name = 'next' in to ? to.next : undefined;
+      if (name === undefined) continue;
+      state.routes = state.routes.map((r) => (r.next === from ? { ...r, next: name } : r));
+      if (state.default === from) state.default = name;
+      continue;
+    }
+    if ('next' in state.transition && state.transition.next === from) state.transition = to;
+  }
+  if (scope.startAt === from && 'next' in to) scope.startAt = to.next;
+}
+
+/** Visits every scope: the root and each Parallel branch, depth first. */
+export function forEachScope(scope: PlanScope, visit: (scope: PlanScope) => void): void {
+  visit(scope);
+  for (const state of scope.states.values()) {
+    if (state.kind === 'parallel') for (const branch of state.branches) forEachScope(branch, visit);
+  }
+}
+
+export function allStates(plan: ExecutionPlan): PlanState[] {
+  const states: PlanState[] = [];
+  forEachScope(plan.root, (scope) => states.push(...scope.states.values()));
+  return states;
+}

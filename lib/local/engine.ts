@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { CompileResult } from '../compiler/compile.js';
 import type { AslDefinition } from '../compiler/emit.js';
+import { itemsStaged } from '../compiler/map-io.js';
 import { allStates } from '../compiler/passes.js';
 import type { ExecutionPlan } from '../compiler/plan-types.js';
 import { parseReference } from '../dag/reference.js';
@@ -1076,8 +1077,7 @@ function itemCount(prepared: Prepared, mapState: string, input: unknown): number
   const staged = (input as { nodes?: Record<string, { count?: unknown } | undefined> } | null)?.nodes?.[
     mapState
   ];
-  if (allStates(prepared.plan).some((s) => s.kind === 'map-items' && s.node === mapState))
-    return typeof staged?.count === 'number' ? staged.count : -1;
+  if (itemsStaged(prepared.plan, mapState)) return typeof staged?.count === 'number' ? staged.count : -1;
   const parsed = parseReference(node.items);
   if (!parsed.ok) return -1;
   let value: unknown = input;
